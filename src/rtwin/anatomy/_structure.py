@@ -1,0 +1,315 @@
+"""Structures (voxel masks with a name and a clinical role) and their margins."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from rtwin.errors import GeometryError, StructureError
+from rtwin.geometry import Grid, resample_array
+
+__all__ = ["Structure", "StructureRole"]
+
+
+class StructureRole(StrEnum):
+    """The clinical role of a structure (DICOM ``RTROIInterpretedType``, simplified)."""
+
+    TARGET = "target"
+    """GTV, CTV, PTV: dose is prescribed to it."""
+    ORGAN_AT_RISK = "organ_at_risk"
+    """An organ whose dose is limited."""
+    EXTERNAL = "external"
+    """The body outline."""
+    SUPPORT = "support"
+    """Couch, immobilisation, bolus: outside the patient but in the beam."""
+    OTHER = "other"
+    """Anything else (markers, planning helpers, rings)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Structure:
+    """A named region of the patient as a boolean voxel mask on a grid.
+
+    Parameters
+    ----------
+    name
+        Structure name as the clinic writes it (``"PTV"``, ``"Rectum"``).
+    mask
+        Boolean array of shape ``grid.shape``; stored as a read-only copy.
+    grid
+        The grid of the mask.
+    role
+        :class:`StructureRole` or its value (``"target"``, ``"organ_at_risk"``,
+        ``"external"``, ``"support"``, ``"other"``).
+    color
+        Display colour as RGB in 0–255, optional.
+
+    Notes
+    -----
+    A voxel belongs to the structure when its centre does (or, for
+    contours, when at least half its in-plane area does). Margins are
+    Euclidean in millimetres between voxel centres, computed with the
+    grid's real, possibly anisotropic, spacing: a 5 mm margin reaches
+    5 mm in every direction. Margins cannot grow past the grid's edge.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rtwin.anatomy import Structure
+    >>> from rtwin.geometry import Grid
+    >>> grid = Grid.from_spacing((30, 60, 60), spacing_mm=(1.0, 1.0, 3.0), origin_mm=(-30, -30, -45))
+    >>> ball = Structure.from_function("Ball", grid, lambda x, y, z: x**2 + y**2 + z**2 <= 15.0**2)
+    >>> round(ball.volume_cc, 1)   # analytic 4/3 pi 1.5^3 = 14.1 cc; 3 mm slices
+    13.9
+    >>> round(ball.expanded(5.0).volume_cc, 1)   # analytic 4/3 pi 2.0^3 = 33.5 cc
+    33.5
+    >>> ball.centroid_mm.round(6) + 0.0
+    array([0., 0., 0.])
+    """
+
+    name: str
+    mask: NDArray[np.bool_] = field(repr=False)
+    grid: Grid = field(repr=False)
+    role: StructureRole = StructureRole.OTHER
+    color: tuple[int, int, int] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise StructureError(f"structure name must be a non-empty string; got {self.name!r}")
+        if not isinstance(self.grid, Grid):
+            raise GeometryError(
+                f"structure {self.name!r}: grid must be a rtwin Grid; got {type(self.grid).__name__}"
+            )
+        try:
+            role = StructureRole(self.role)
+        except ValueError:
+            raise StructureError(
+                f"structure {self.name!r}: unknown role {self.role!r}; use one of "
+                f"{[r.value for r in StructureRole]}"
+            ) from None
+        mask = np.asarray(self.mask)
+        if mask.shape != self.grid.shape:
+            raise StructureError(
+                f"structure {self.name!r}: mask shape {mask.shape} does not match the grid "
+                f"{self.grid.shape} (arrays are (nz, ny, nx))"
+            )
+        if mask.dtype != np.bool_:
+            if not np.all((mask == 0) | (mask == 1)):
+                raise StructureError(
+                    f"structure {self.name!r}: mask must be boolean (or 0/1); got values in "
+                    f"[{mask.min()}, {mask.max()}]"
+                )
+        mask = np.array(mask, dtype=np.bool_, copy=True, order="C")
+        mask.flags.writeable = False
+        if self.color is not None:
+            color = tuple(int(c) for c in self.color)
+            if len(color) != 3 or not all(0 <= c <= 255 for c in color):
+                raise StructureError(
+                    f"structure {self.name!r}: color must be three integers 0-255; got {self.color!r}"
+                )
+            object.__setattr__(self, "color", color)
+        object.__setattr__(self, "role", role)
+        object.__setattr__(self, "mask", mask)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_function(
+        cls,
+        name: str,
+        grid: Grid,
+        inside,
+        *,
+        role: StructureRole | str = StructureRole.OTHER,
+        color: tuple[int, int, int] | None = None,
+    ) -> Structure:
+        """A structure whose voxels are those whose centre satisfies ``inside(x, y, z)``.
+
+        ``inside`` receives the patient coordinates in mm of all voxel centres
+        as three arrays of shape ``grid.shape`` and returns a boolean array.
+        """
+        centers = grid.voxel_centers_mm()
+        mask = np.asarray(inside(centers[..., 0], centers[..., 1], centers[..., 2]))
+        return cls(
+            name=name, mask=np.broadcast_to(mask, grid.shape), grid=grid, role=role, color=color
+        )
+
+    # ------------------------------------------------------------------ measures
+    @property
+    def n_voxels(self) -> int:
+        """Number of voxels in the structure."""
+        return int(np.count_nonzero(self.mask))
+
+    @property
+    def is_empty(self) -> bool:
+        """True when no voxel belongs to the structure."""
+        return not self.mask.any()
+
+    @property
+    def volume_cc(self) -> float:
+        """Volume in cm³ (voxel count × voxel volume)."""
+        return self.n_voxels * self.grid.voxel_volume_mm3 / 1000.0
+
+    @property
+    def centroid_mm(self) -> NDArray[np.float64]:
+        """Patient position ``(x, y, z)`` in mm of the centre of mass of the mask."""
+        if self.is_empty:
+            raise StructureError(f"structure {self.name!r} is empty; it has no centroid")
+        k, j, i = np.nonzero(self.mask)
+        mean_index = np.array([i.mean(), j.mean(), k.mean()])
+        return self.grid.index_to_patient(mean_index)
+
+    def bounding_box(self) -> tuple[slice, slice, slice]:
+        """The smallest ``(k, j, i)`` slices holding every voxel of the structure."""
+        if self.is_empty:
+            raise StructureError(f"structure {self.name!r} is empty; it has no bounding box")
+        box = []
+        for axis in range(3):
+            other = tuple(a for a in range(3) if a != axis)
+            present = np.flatnonzero(self.mask.any(axis=other))
+            box.append(slice(int(present[0]), int(present[-1]) + 1))
+        return tuple(box)  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------ margins
+    def expanded(self, margin_mm: float, *, name: str | None = None) -> Structure:
+        """The structure grown by ``margin_mm`` in every direction.
+
+        A voxel joins when its centre lies within ``margin_mm`` of the
+        structure's surface, measured in mm on the real (possibly
+        anisotropic) spacing.
+
+        Parameters
+        ----------
+        margin_mm
+            Margin in mm, ≥ 0.
+        name
+            Name of the result; default ``"<name>+<margin>mm"``.
+
+        Notes
+        -----
+        The surface is taken halfway between a voxel centre inside and its
+        nearest voxel centre outside, the sub-voxel position that makes
+        ``volume_cc`` (voxel count × voxel volume) unbiased. The distance of
+        an outside voxel to the surface is its distance to the nearest
+        inside voxel centre minus half of that inside voxel's distance to
+        the outside. Measured on voxelized spheres (radius 10–20 mm, grids
+        1×1×3 mm and 2.5 mm isotropic), a 5 mm expansion reproduces the
+        analytic volume within 3 %, and a contraction within a few tenths of
+        a millimetre of radius. Margins stop at the grid's edge.
+        """
+        margin = _check_margin(margin_mm, self.name)
+        result_name = name or f"{self.name}+{margin:g}mm"
+        if margin == 0 or self.is_empty:
+            return replace(self, name=result_name)
+        from scipy import ndimage
+
+        spacing_kji = self.grid.spacing_mm[::-1]
+        reach = np.ceil(margin / spacing_kji).astype(int) + 2
+        box = tuple(
+            slice(max(0, s.start - r), min(n, s.stop + r))
+            for s, r, n in zip(self.bounding_box(), reach, self.grid.shape, strict=True)
+        )
+        inside = self.mask[box]
+        outside_distance, nearest = ndimage.distance_transform_edt(
+            ~inside, sampling=spacing_kji, return_indices=True
+        )
+        inside_depth = ndimage.distance_transform_edt(np.pad(inside, 1), sampling=spacing_kji)
+        gap = inside_depth[1:-1, 1:-1, 1:-1][tuple(nearest)]
+        grown = inside | (outside_distance - 0.5 * gap <= margin * (1 + 1e-9))
+        mask = self.mask.copy()
+        mask[box] = grown
+        return replace(self, name=result_name, mask=mask)
+
+    def contracted(self, margin_mm: float, *, name: str | None = None) -> Structure:
+        """The structure shrunk by ``margin_mm`` in every direction.
+
+        A voxel stays when its centre lies farther than ``margin_mm`` from
+        the structure's surface (the same sub-voxel surface model as
+        :meth:`expanded`; the space beyond the grid counts as outside).
+        """
+        margin = _check_margin(margin_mm, self.name)
+        result_name = name or f"{self.name}-{margin:g}mm"
+        if margin == 0 or self.is_empty:
+            return replace(self, name=result_name)
+        from scipy import ndimage
+
+        spacing_kji = self.grid.spacing_mm[::-1]
+        box = self.bounding_box()
+        inside = np.pad(self.mask[box], 1, constant_values=False)
+        inside_distance, nearest = ndimage.distance_transform_edt(
+            inside, sampling=spacing_kji, return_indices=True
+        )
+        outside_depth = ndimage.distance_transform_edt(~inside, sampling=spacing_kji)
+        gap = outside_depth[tuple(nearest)]
+        kept = inside & (inside_distance - 0.5 * gap > margin * (1 + 1e-9))
+        mask = np.zeros(self.grid.shape, dtype=bool)
+        mask[box] = kept[1:-1, 1:-1, 1:-1]
+        return replace(self, name=result_name, mask=mask)
+
+    # ------------------------------------------------------------------ boolean algebra
+    def union(self, other: Structure, *, name: str | None = None) -> Structure:
+        """Voxels in either structure (``a | b``)."""
+        self._require_compatible(other, "union")
+        return replace(self, name=name or f"{self.name}|{other.name}", mask=self.mask | other.mask)
+
+    def intersection(self, other: Structure, *, name: str | None = None) -> Structure:
+        """Voxels in both structures (``a & b``)."""
+        self._require_compatible(other, "intersection")
+        return replace(self, name=name or f"{self.name}&{other.name}", mask=self.mask & other.mask)
+
+    def difference(self, other: Structure, *, name: str | None = None) -> Structure:
+        """Voxels in this structure but not in ``other`` (``a - b``)."""
+        self._require_compatible(other, "difference")
+        return replace(self, name=name or f"{self.name}-{other.name}", mask=self.mask & ~other.mask)
+
+    def __or__(self, other: Structure) -> Structure:
+        return self.union(other)
+
+    def __and__(self, other: Structure) -> Structure:
+        return self.intersection(other)
+
+    def __sub__(self, other: Structure) -> Structure:
+        return self.difference(other)
+
+    def _require_compatible(self, other: object, operation: str) -> None:
+        if not isinstance(other, Structure):
+            raise StructureError(
+                f"{operation} of structure {self.name!r} needs another Structure; got "
+                f"{type(other).__name__}"
+            )
+        self.grid.require_same(other.grid, f"structures {self.name!r} and {other.name!r}")
+
+    # ------------------------------------------------------------------ grids
+    def resampled(self, grid: Grid) -> Structure:
+        """The structure on another grid.
+
+        The mask is interpolated trilinearly as a 0/1 field and thresholded
+        at 0.5, which keeps volumes unbiased when grids differ in size.
+        """
+        if self.grid.is_same_as(grid, tolerance_mm=1e-6):
+            return replace(self, grid=grid)
+        fraction = resample_array(self.mask, self.grid, grid, method="linear", fill_value=0.0)
+        return replace(self, mask=fraction >= 0.5 - 1e-9, grid=grid)
+
+    def renamed(self, name: str) -> Structure:
+        """The same structure under another name."""
+        return replace(self, name=name)
+
+    def with_role(self, role: StructureRole | str) -> Structure:
+        """The same structure with another role."""
+        return replace(self, role=role)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        return f"Structure({self.name!r}, role={self.role.value}, {self.volume_cc:.2f} cc)"
+
+
+def _check_margin(margin_mm: ArrayLike, name: str) -> float:
+    margin = float(np.asarray(margin_mm))
+    if not np.isfinite(margin) or margin < 0:
+        raise StructureError(
+            f"margin for structure {name!r} must be a finite number of mm >= 0; got {margin_mm!r} "
+            "(use contracted() to shrink)"
+        )
+    return margin
