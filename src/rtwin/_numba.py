@@ -47,7 +47,12 @@ class _LazyKernel:
                 if self._compiled is None:
                     import numba
 
-                    self._compiled = numba.njit(**self._options)(_numba_ready(self._py_func, self))
+                    options = dict(self._options)
+                    if self._py_func.__code__.co_filename.startswith("<"):
+                        options["cache"] = (
+                            False  # defined in a REPL or doctest: no file to cache beside
+                        )
+                    self._compiled = numba.njit(**options)(_numba_ready(self._py_func, self))
         return self._compiled
 
     def __call__(self, *args: Any) -> Any:

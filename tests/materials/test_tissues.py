@@ -103,3 +103,13 @@ def test_synthetic_ct_user_assignments_and_errors():
         synthetic_ct(mr, structures, {"Body": "jelly"})
     with pytest.raises(MaterialsError, match="role 'external'"):
         synthetic_ct(mr, structures.without("Body"))
+
+
+def test_synthetic_ct_airway_is_air():
+    mr, structures = _mr_and_structures()
+    grid = structures.grid
+    airway = Structure.from_function(
+        "Airway", grid, lambda x, y, z: (x) ** 2 + (y - 8) ** 2 <= 2**2
+    )
+    sct = synthetic_ct(mr, structures.with_structures(airway))
+    assert np.all(sct.values[airway.mask] == -1000.0)

@@ -180,7 +180,7 @@ class Grid:
     @property
     def voxel_volume_mm3(self) -> float:
         """Volume of one voxel in mm³."""
-        return float(abs(np.linalg.det(self.affine[:3, :3])))
+        return float(np.prod(self.spacing_mm))  # directions are orthonormal
 
     @property
     def is_axis_aligned(self) -> bool:

@@ -14,6 +14,7 @@ from rtwin.materials._calibration import (
     default_calibration,
 )
 from rtwin.materials._tissues import (
+    AIR,
     CLASS_PATTERNS,
     DEFAULT_ASSIGNMENTS,
     SPR_REFERENCE_ENERGY_MEV,
@@ -24,6 +25,7 @@ from rtwin.materials._tissues import (
 )
 
 __all__ = [
+    "AIR",
     "CLASS_PATTERNS",
     "DEFAULT_ASSIGNMENTS",
     "SPR_REFERENCE_ENERGY_MEV",

@@ -17,7 +17,15 @@ from rtwin.anatomy import Image, Modality, StructureRole, StructureSet
 from rtwin.errors import MaterialsError
 from rtwin.materials._calibration import HUCalibration, Quantity, default_calibration
 
-__all__ = ["DEFAULT_ASSIGNMENTS", "Tissue", "synthetic_ct", "tissue", "tissues"]
+__all__ = [
+    "AIR",
+    "CLASS_PATTERNS",
+    "DEFAULT_ASSIGNMENTS",
+    "Tissue",
+    "synthetic_ct",
+    "tissue",
+    "tissues",
+]
 
 #: Standard atomic weights (IUPAC 2021 abridged values) and atomic numbers.
 _ELEMENTS = {
@@ -141,6 +149,9 @@ def tissue(name: str) -> Tissue:
     return table[name]
 
 
+#: Assignment value meaning air (−1000 HU); not a tissue of the table.
+AIR = "air"
+
 #: Default bulk assignments of :func:`synthetic_ct`, by structure class.
 #: ``external``: structures with role external; ``bone``/``lung``: names matching
 #: :data:`CLASS_PATTERNS`. Outside the external structure the image is air (−1000 HU).
@@ -148,12 +159,14 @@ DEFAULT_ASSIGNMENTS: Mapping[str, str] = {
     "external": "soft tissue (ICRU 44/46 male)",
     "bone": "cortical bone (ICRU 46 adult)",
     "lung": "lung inhale",
+    "air": AIR,
 }
 
 #: Name patterns (case-insensitive regular expressions) that put a structure in a class.
 CLASS_PATTERNS: Mapping[str, str] = {
     "bone": r"bone|femur|femoral|pelvi|sacrum|vertebra|mandible|skull|rib\b|humer",
     "lung": r"lung",
+    "air": r"airway|trachea|\bair\b",
 }
 
 
@@ -179,7 +192,7 @@ def synthetic_ct(
     assignments
         Maps a structure name or a class (``"external"``, ``"bone"``,
         ``"lung"``, see :data:`CLASS_PATTERNS`) to a tissue name from
-        :func:`tissues`. Names win over classes; later structures in the set
+        :func:`tissues`, or ``"air"`` for −1000 HU. Names win over classes; later structures in the set
         overwrite earlier ones where they overlap, and the external
         structure is painted first. Merged over :data:`DEFAULT_ASSIGNMENTS`.
     calibration
@@ -228,7 +241,8 @@ def synthetic_ct(
                 f"assignment key {key!r} is neither a structure ({', '.join(map(repr, structures))}) "
                 f"nor a class ({', '.join(map(repr, sorted(classes)))})"
             )
-        tissue(value)
+        if value != AIR:
+            tissue(value)
     external = structures.external
     if external is None:
         raise MaterialsError(
@@ -238,6 +252,8 @@ def synthetic_ct(
     red_curve = calibration.curve(Quantity.RELATIVE_ELECTRON_DENSITY)
 
     def hu_of(tissue_name: str) -> float:
+        if tissue_name == AIR:
+            return -1000.0
         return red_curve.inverse(tissue(tissue_name).relative_electron_density)
 
     values = np.full(mr_image.grid.shape, -1000.0)
