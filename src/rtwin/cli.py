@@ -42,11 +42,11 @@ def _demo(arguments: argparse.Namespace) -> int:
 
     from rtwin import phantoms
 
-    voxel = 6.0 if arguments.quick else 3.0
-    patient = phantoms.cshape(voxel_mm=voxel)
+    patient = phantoms.cshape(voxel_mm=6.0) if arguments.quick else phantoms.cshape()
+    voxel = "x".join(f"{s:g}" for s in patient.grid.spacing_mm)
     red = patient.relative_electron_density.values
     lines = [
-        f"rtwin {__version__} demo: TG-119-like C-shape phantom ({voxel:g} mm voxels)",
+        f"rtwin {__version__} demo: TG-119-like C-shape phantom ({voxel} mm voxels)",
         f"  grid {patient.grid.shape} (slices, rows, columns), spacing {patient.grid.spacing_mm.tolist()} mm",
         f"  calibration: {patient.calibration.name}",
         "",
@@ -78,6 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return {"demo": _demo}[arguments.command](arguments)
+    except BrokenPipeError:  # output piped into e.g. `head`: not an error
+        sys.stderr.close()
+        return EXIT_OK
     except RtwinError as error:
         if arguments.debug:
             raise
