@@ -27,6 +27,8 @@ __all__ = [
     "StructureSet",
     "__version__",
     "anatomy",
+    "beams",
+    "dose",
     "errors",
     "geometry",
     "io",
@@ -35,7 +37,17 @@ __all__ = [
     "phantoms",
 ]
 
-_SUBMODULES = {"anatomy", "errors", "geometry", "io", "materials", "patient", "phantoms"}
+_SUBMODULES = {
+    "anatomy",
+    "beams",
+    "dose",
+    "errors",
+    "geometry",
+    "io",
+    "materials",
+    "patient",
+    "phantoms",
+}
 _NAMES = {
     "Grid": "rtwin.geometry",
     "Image": "rtwin.anatomy",
@@ -45,7 +57,17 @@ _NAMES = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from rtwin import anatomy, errors, geometry, io, materials, patient, phantoms
+    from rtwin import (
+        anatomy,
+        beams,
+        dose,
+        errors,
+        geometry,
+        io,
+        materials,
+        patient,
+        phantoms,
+    )
     from rtwin.anatomy import Image, Structure, StructureSet
     from rtwin.geometry import Grid
     from rtwin.patient import Patient

@@ -9,6 +9,14 @@ Examples
 """
 
 from rtwin.geometry._grid import Grid
+from rtwin.geometry._iec import BeamFrame, beam_frame, patient_to_support
 from rtwin.geometry._resample import RESAMPLING_METHODS, resample_array
 
-__all__ = ["RESAMPLING_METHODS", "Grid", "resample_array"]
+__all__ = [
+    "RESAMPLING_METHODS",
+    "BeamFrame",
+    "Grid",
+    "beam_frame",
+    "patient_to_support",
+    "resample_array",
+]

@@ -1,0 +1,12 @@
+"""Beams: :class:`Beam` (IEC 61217 angles), :func:`equispaced` arrangements, beamlet layouts.
+
+Examples
+--------
+>>> import rtwin
+>>> [b.name for b in rtwin.beams.equispaced(4, isocenter_mm=(0, 0, 0))]
+['G000', 'G090', 'G180', 'G270']
+"""
+
+from rtwin.beams._beam import Beam, BeamModality, equispaced
+
+__all__ = ["Beam", "BeamModality", "equispaced"]
