@@ -8,5 +8,12 @@ Examples
 """
 
 from rtwin.beams._beam import Beam, BeamModality, equispaced
+from rtwin.beams._layout import photon_bixel_positions, project_to_isocenter_plane
 
-__all__ = ["Beam", "BeamModality", "equispaced"]
+__all__ = [
+    "Beam",
+    "BeamModality",
+    "equispaced",
+    "photon_bixel_positions",
+    "project_to_isocenter_plane",
+]

@@ -7,6 +7,8 @@ Examples
 True
 """
 
+from rtwin.dose._dose import Dose
+from rtwin.dose._influence import BeamletTable, DoseInfluence
 from rtwin.dose._raytrace import radiological_depth
 
-__all__ = ["radiological_depth"]
+__all__ = ["BeamletTable", "Dose", "DoseInfluence", "radiological_depth"]

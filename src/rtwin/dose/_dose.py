@@ -1,0 +1,95 @@
+"""Dose distributions: Gy on a grid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from rtwin.errors import GeometryError
+from rtwin.geometry import Grid, resample_array
+
+__all__ = ["Dose"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Dose:
+    """Absorbed dose in Gy on a grid.
+
+    Parameters
+    ----------
+    values
+        Array ``(nz, ny, nx)`` in Gy, stored as a read-only float32 copy.
+    grid
+        The dose grid.
+    description
+        Free text (plan name, fraction, ...).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rtwin.geometry import Grid
+    >>> grid = Grid.from_spacing((2, 2, 2), spacing_mm=5.0)
+    >>> dose = Dose(values=np.full((2, 2, 2), 2.0), grid=grid)
+    >>> dose.max_gy, dose.resampled(grid.with_spacing(2.5)).values.shape
+    (2.0, (4, 4, 4))
+    """
+
+    values: NDArray[np.float32] = field(repr=False)
+    grid: Grid
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.grid, Grid):
+            raise GeometryError(f"Dose grid must be a rtwin Grid; got {type(self.grid).__name__}")
+        values = np.array(self.values, dtype=np.float32, copy=True, order="C")
+        if values.shape != self.grid.shape:
+            raise GeometryError(
+                f"dose values have shape {values.shape} but the grid is {self.grid.shape}"
+            )
+        if not np.all(np.isfinite(values)):
+            raise GeometryError("dose values must be finite")
+        values.flags.writeable = False
+        object.__setattr__(self, "values", values)
+
+    @property
+    def max_gy(self) -> float:
+        """Highest voxel dose."""
+        return float(self.values.max())
+
+    def resampled(self, grid: Grid, *, method: Literal["linear", "nearest"] = "linear") -> Dose:
+        """The dose on another grid (zero outside this dose grid's extent)."""
+        values = resample_array(self.values, self.grid, grid, method=method, fill_value=0.0)
+        return replace(self, values=values, grid=grid)
+
+    def scaled(self, factor: float) -> Dose:
+        """The dose times a number (e.g. a normalization)."""
+        if not np.isfinite(factor) or factor < 0:
+            raise GeometryError(f"dose scale factor must be finite and >= 0; got {factor!r}")
+        return replace(self, values=self.values * np.float32(factor))
+
+    def __add__(self, other: Dose) -> Dose:
+        if not isinstance(other, Dose):
+            return NotImplemented
+        self.grid.require_same(other.grid, "the two doses")
+        return replace(self, values=self.values + other.values)
+
+    def at(self, points_mm: ArrayLike) -> NDArray[np.float64]:
+        """Dose at patient points ``(..., 3)`` by trilinear interpolation (0 outside)."""
+        from scipy import ndimage
+
+        points = np.asarray(points_mm, dtype=np.float64)
+        index = self.grid.patient_to_index(points.reshape(-1, 3))
+        inside = self.grid.contains(points.reshape(-1, 3))
+        upper = np.array(self.grid.size_xyz, dtype=np.float64) - 1
+        clipped = np.clip(index, 0.0, upper)[:, ::-1].T
+        values = ndimage.map_coordinates(
+            self.values.astype(np.float64), clipped, order=1, mode="nearest"
+        )
+        values[~inside] = 0.0
+        return values.reshape(points.shape[:-1])
+
+    def __repr__(self) -> str:
+        return f"Dose({self.grid!r}, max {self.max_gy:.3g} Gy)"
