@@ -66,22 +66,31 @@ def test_nested_contours_make_holes_and_islands():
     assert mask[0, 9, 9] and not mask[0, 6, 6] and mask[0, 2, 2]
 
 
-def test_slices_take_nearest_contour_plane():
+def test_contour_planes_fill_their_own_slices_only():
     grid = Grid.from_spacing((9, 10, 10), spacing_mm=(1.0, 1.0, 1.0))
     square = lambda z: np.array([[1.5, 1.5, z], [6.5, 1.5, z], [6.5, 6.5, z], [1.5, 6.5, z]])  # noqa: E731
-    mask = rasterize_contours(grid, [square(2.0), square(4.0), square(6.0)])
-    # planes every 2 slices: each covers +-1 slice around it
-    assert mask.any(axis=(1, 2)).tolist() == [
-        False,
-        True,
-        True,
-        True,
-        True,
-        True,
-        True,
-        True,
-        False,
-    ]
+    planes = [square(2.0), square(4.0), square(6.0)]
+    filled = rasterize_contours(grid, planes).any(axis=(1, 2)).tolist()
+    assert filled == [False, False, True, False, True, False, True, False, False]
+    # contours every 2 mm on a 1 mm grid: each plane stands for a 2 mm slab [p - 1, p + 1)
+    slabs = rasterize_contours(grid, planes, plane_thickness_mm=2.0).any(axis=(1, 2)).tolist()
+    assert slabs == [False, True, True, True, True, True, True, False, False]
+
+
+def test_separate_lesions_in_one_roi_stay_separate():
+    grid = Grid.from_spacing((40, 10, 10), spacing_mm=(1.0, 1.0, 3.0))
+    square = lambda z: np.array([[1.5, 1.5, z], [6.5, 1.5, z], [6.5, 6.5, z], [1.5, 6.5, z]])  # noqa: E731
+    mask = rasterize_contours(grid, [square(30.0), square(90.0)])
+    assert np.flatnonzero(mask.any(axis=(1, 2))).tolist() == [10, 30]
+
+
+def test_mask_to_contours_to_mask_is_exact_for_holes_and_islands():
+    grid = Grid.from_spacing((1, 12, 12), spacing_mm=(0.8, 1.1, 2.0))
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        mask = rng.uniform(size=(1, 12, 12)) < 0.5
+        back = rasterize_contours(grid, contours_from_mask(mask, grid))
+        np.testing.assert_array_equal(back, mask)
 
 
 def test_non_planar_contour_rejected():

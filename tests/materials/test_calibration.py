@@ -14,7 +14,7 @@ from rtwin.materials import CalibrationCurve, HUCalibration, Quantity, default_c
 _SOURCES = {
     Quantity.RELATIVE_ELECTRON_DENSITY: "matRad_default_current",
     Quantity.MASS_DENSITY: "GATE_Schneider2000_density",
-    Quantity.STOPPING_POWER_RATIO: "matRad_default_protons",
+    Quantity.STOPPING_POWER_RATIO: "matRad_default_current",
 }
 
 
@@ -38,6 +38,23 @@ def test_interpolation_between_nodes_is_linear():
     assert calibration.relative_electron_density([-22.5])[0] == pytest.approx(0.995)
     # Schneider 2000: the soft-tissue line hands over to the bone line between 100 and 101 HU
     assert calibration.mass_density([100.0, 101.0]).tolist() == [1.1199, 1.0762]
+
+
+def test_default_spr_is_consistent_with_tissue_physics():
+    """Bethe SPR of reference tissues at the HU the RED curve gives them (a physical check)."""
+    from rtwin.materials import tissue
+
+    calibration = default_calibration()
+    red_curve = calibration.curve("relative_electron_density")
+    for name, tolerance in (
+        ("soft tissue (ICRU 44/46 male)", 0.02),
+        ("adipose tissue", 0.03),
+        ("cortical bone (ICRU 46 adult)", 0.06),
+    ):
+        material = tissue(name)
+        hu = red_curve.inverse(material.relative_electron_density)
+        spr = calibration.stopping_power_ratio([hu])[0]
+        assert spr == pytest.approx(material.stopping_power_ratio, rel=tolerance), name
 
 
 def test_out_of_range_clamps_with_warning_or_raises():

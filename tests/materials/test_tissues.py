@@ -113,3 +113,35 @@ def test_synthetic_ct_airway_is_air():
     )
     sct = synthetic_ct(mr, structures.with_structures(airway))
     assert np.all(sct.values[airway.mask] == -1000.0)
+
+
+def test_targets_are_never_classed_by_name():
+    mr, structures = _mr_and_structures()
+    grid = structures.grid
+    ptv = Structure.from_function(
+        "PTV_Pelvis", grid, lambda x, y, z: (x + 1) ** 2 + (y + 8) ** 2 <= 3**2, role="target"
+    )
+    sct = synthetic_ct(mr, structures.with_structures(ptv))
+    soft = (
+        default_calibration()
+        .curve("relative_electron_density")
+        .inverse(tissue("soft tissue (ICRU 44/46 male)").relative_electron_density)
+    )
+    np.testing.assert_allclose(
+        sct.values[ptv.mask & ~structures["Femur_L"].mask & ~structures["Lung"].mask],
+        soft,
+        atol=1e-3,
+    )
+
+
+def test_reference_data_cannot_be_changed():
+    water = tissue("water (liquid)")
+    with pytest.raises(TypeError):
+        water.mass_fractions["H"] = 0.0  # type: ignore[index]
+    calibration = default_calibration()
+    with pytest.raises(TypeError):
+        calibration.curves["x"] = None  # type: ignore[index]
+    with pytest.raises(ValueError):
+        calibration.curve("relative_electron_density").hu.flags.writeable = True
+    with pytest.raises(MaterialsError, match="unknown calibration quantity 'bogus'"):
+        calibration.curve("bogus")

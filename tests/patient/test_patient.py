@@ -70,3 +70,15 @@ def test_resampled_keeps_provenance(patient):
     assert coarse.provenance.steps[0] == "test"
     assert coarse.provenance.steps[-1].startswith("resampled to")
     assert "Body" in coarse.structures
+
+
+def test_fingerprint_sees_position_roles_and_calibration(patient):
+    from dataclasses import replace
+
+    base = patient.fingerprint
+    assert replace(patient, position="FFP").fingerprint != base
+    relabelled = patient.structures["Body"].with_role("organ_at_risk")
+    assert patient.with_structures(StructureSet([relabelled])).fingerprint != base
+    assert (
+        patient.with_calibration(patient.calibration.with_out_of_range("raise")).fingerprint != base
+    )

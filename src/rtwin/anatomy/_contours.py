@@ -21,8 +21,9 @@ def rasterize_contours(
     grid: Grid,
     contours: Sequence[ArrayLike],
     *,
-    subsamples: int = 8,
+    subsamples: int = 9,
     name: str = "structure",
+    plane_thickness_mm: float | None = None,
 ) -> NDArray[np.bool_]:
     """Voxel mask of closed planar contours (even-odd rule, sub-voxel sampling).
 
@@ -36,9 +37,15 @@ def rasterize_contours(
         ``(x, y, z)`` in mm (``n ≥ 3``; the closing edge is implied).
     subsamples
         Each voxel is sampled on ``subsamples × subsamples`` in-plane points;
-        a voxel belongs to the mask when at least half of them are inside.
+        a voxel belongs to the mask when at least half of them are inside
+        (an odd number keeps exact ties rare).
     name
         Structure name for error messages.
+    plane_thickness_mm
+        Thickness of the slab each contour plane stands for. By default one
+        slice of the grid: a contour fills the slice it lies on (the usual
+        case: contours drawn on the image slices). Give the contour spacing
+        to rasterize onto a grid finer than the contours.
 
     Returns
     -------
@@ -49,11 +56,11 @@ def rasterize_contours(
     -----
     All contours on one plane are combined with the even-odd (XOR) rule, so
     a contour nested in another cuts a hole, and one nested in a hole makes
-    an island. Each grid slice takes the contours of the nearest contour
-    plane when that plane is within half the contour spacing (or half a
-    slice, whichever is larger); slices farther from every plane stay
-    empty. Contours at positions between grid slices are thus assigned, not
-    interpolated.
+    an island. A plane at slice position ``p`` fills the slices ``k`` with
+    ``p − t/2 ≤ k < p + t/2`` (``t`` the plane thickness in slices; the
+    nearest plane wins where slabs overlap); a gap between planes larger
+    than the thickness stays empty, so separate lesions in one ROI are not
+    joined. Contours are assigned to slices, not interpolated.
 
     Raises
     ------
@@ -98,14 +105,22 @@ def rasterize_contours(
     if not planes:
         return mask
     positions = np.array(plane_positions)
-    order = np.sort(positions)
-    half_thickness = max(0.5, float(np.median(np.diff(order))) / 2 if order.size > 1 else 0.5)
+    if plane_thickness_mm is None:
+        half_thickness = 0.5
+    else:
+        if not (np.isfinite(plane_thickness_mm) and plane_thickness_mm > 0):
+            raise StructureError(f"plane_thickness_mm must be positive; got {plane_thickness_mm!r}")
+        half_thickness = max(0.5, 0.5 * plane_thickness_mm / float(grid.spacing_mm[2]))
     nz, ny, nx = grid.shape
     fractions: dict[int, NDArray[np.float64]] = {}
     for slice_index in range(nz):
-        nearest = int(np.argmin(np.abs(positions - slice_index)))
-        if abs(positions[nearest] - slice_index) > half_thickness + 1e-6:
+        offsets = slice_index - positions
+        covering = np.flatnonzero(
+            (offsets >= -half_thickness - 1e-6) & (offsets < half_thickness - 1e-6)
+        )
+        if covering.size == 0:
             continue
+        nearest = int(covering[np.argmin(np.abs(offsets[covering]))])
         if nearest not in fractions:
             edges = _edges(planes[nearest])
             fractions[nearest] = scanline_fill_fraction(*edges, ny, nx, subsamples)
@@ -135,10 +150,11 @@ def _edges(polygons: list[NDArray[np.float64]]) -> tuple[NDArray[np.float64], ..
 def contours_from_mask(mask: ArrayLike, grid: Grid) -> list[NDArray[np.float64]]:
     """Closed planar contours (patient mm) tracing a voxel mask slice by slice.
 
-    The contours follow the 0.5 iso-line of the mask between voxel centres
-    (marching squares via contourpy), so outer boundaries and holes both
-    become contours; reading them back with the even-odd rule of
-    :func:`rasterize_contours` restores the mask.
+    The contours run along the voxel edges (marching squares via contourpy
+    on the mask sampled twice per voxel, so corners are cut by a quarter
+    voxel only); outer boundaries and holes both become contours, and
+    reading them back with the even-odd rule of :func:`rasterize_contours`
+    restores the mask exactly.
 
     Returns
     -------
@@ -164,7 +180,10 @@ def contours_from_mask(mask: ArrayLike, grid: Grid) -> list[NDArray[np.float64]]
         raise StructureError(f"mask shape {mask.shape} does not match the grid {grid.shape}")
     result: list[NDArray[np.float64]] = []
     for k in np.flatnonzero(mask.any(axis=(1, 2))):
-        padded = np.pad(mask[k].astype(np.float64), 1)
+        # each voxel becomes 2 x 2 samples at +-1/4 voxel: the 0.5 iso-line between
+        # samples then runs on the voxel edges (corners cut by 1/4 voxel only)
+        doubled = np.repeat(np.repeat(mask[k], 2, axis=0), 2, axis=1).astype(np.float64)
+        padded = np.pad(doubled, 1)
         generator = contourpy.contour_generator(
             z=padded, line_type=contourpy.LineType.Separate, corner_mask=False
         )
@@ -172,8 +191,8 @@ def contours_from_mask(mask: ArrayLike, grid: Grid) -> list[NDArray[np.float64]]
             if len(line) < 4:
                 continue
             line = line[:-1] if np.allclose(line[0], line[-1]) else line
-            columns = line[:, 0] - 1.0
-            rows = line[:, 1] - 1.0
+            columns = (line[:, 0] - 1.0) / 2.0 - 0.25
+            rows = (line[:, 1] - 1.0) / 2.0 - 0.25
             index = np.column_stack((columns, rows, np.full(len(line), float(k))))
             result.append(grid.index_to_patient(index))
     return result

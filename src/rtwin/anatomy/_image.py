@@ -9,6 +9,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from rtwin._arrays import frozen
 from rtwin.errors import GeometryError
 from rtwin.geometry import Grid, resample_array
 
@@ -89,8 +90,7 @@ class Image:
                 f"image values hold {int(np.count_nonzero(~np.isfinite(values)))} NaN or "
                 "infinite voxels; replace them (e.g. with the air value) before building an Image"
             )
-        values.flags.writeable = False
-        object.__setattr__(self, "values", values)
+        object.__setattr__(self, "values", frozen(values))
         object.__setattr__(self, "modality", modality)
         object.__setattr__(self, "units", self.units or _DEFAULT_UNITS[modality])
 

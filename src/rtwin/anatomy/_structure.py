@@ -8,8 +8,9 @@ from enum import StrEnum
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from rtwin._arrays import frozen
 from rtwin.errors import GeometryError, StructureError
-from rtwin.geometry import Grid, resample_array
+from rtwin.geometry import Grid
 
 __all__ = ["Structure", "StructureRole"]
 
@@ -65,7 +66,7 @@ class Structure:
     >>> round(ball.volume_cc, 1)   # analytic 4/3 pi 1.5^3 = 14.1 cc; 3 mm slices
     13.9
     >>> round(ball.expanded(5.0).volume_cc, 1)   # analytic 4/3 pi 2.0^3 = 33.5 cc
-    33.5
+    34.9
     >>> ball.centroid_mm.round(6) + 0.0
     array([0., 0., 0.])
     """
@@ -103,7 +104,6 @@ class Structure:
                     f"[{mask.min()}, {mask.max()}]"
                 )
         mask = np.array(mask, dtype=np.bool_, copy=True, order="C")
-        mask.flags.writeable = False
         if self.color is not None:
             color = tuple(int(c) for c in self.color)
             if len(color) != 3 or not all(0 <= c <= 255 for c in color):
@@ -112,7 +112,7 @@ class Structure:
                 )
             object.__setattr__(self, "color", color)
         object.__setattr__(self, "role", role)
-        object.__setattr__(self, "mask", mask)
+        object.__setattr__(self, "mask", frozen(mask))
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -176,10 +176,6 @@ class Structure:
     def expanded(self, margin_mm: float, *, name: str | None = None) -> Structure:
         """The structure grown by ``margin_mm`` in every direction.
 
-        A voxel joins when its centre lies within ``margin_mm`` of the
-        structure's surface, measured in mm on the real (possibly
-        anisotropic) spacing.
-
         Parameters
         ----------
         margin_mm
@@ -189,35 +185,33 @@ class Structure:
 
         Notes
         -----
-        The surface is taken halfway between a voxel centre inside and its
-        nearest voxel centre outside, the sub-voxel position that makes
-        ``volume_cc`` (voxel count × voxel volume) unbiased. The distance of
-        an outside voxel to the surface is its distance to the nearest
-        inside voxel centre minus half of that inside voxel's distance to
-        the outside. Measured on voxelized spheres (radius 10–20 mm, grids
-        1×1×3 mm and 2.5 mm isotropic), a 5 mm expansion reproduces the
-        analytic volume within 3 %, and a contraction within a few tenths of
-        a millimetre of radius. Margins stop at the grid's edge.
+        The surface lies halfway between each voxel centre inside and its
+        face neighbours outside (on the voxel faces, as ``volume_cc``
+        counts volume). A voxel joins when its centre lies within
+        ``margin_mm`` of that surface, with distances in mm on the real,
+        possibly anisotropic, spacing (an exact distance transform on a
+        grid twice as fine). Flat surfaces on voxel faces (slabs, boxes,
+        one-voxel rods) move by exactly the margin in every direction. On
+        curved surfaces the staircase of coarse slices makes margins
+        slightly generous: measured on spheres on a 1×1×3 mm grid, a 5 mm
+        expansion has the analytic radius plus 0.37–0.42 mm (+4.7 % volume
+        at 20 mm radius, +2.8 % at 40 mm) and a 5 mm contraction the
+        analytic radius minus 0.48–0.54 mm. Near the edges and corners of
+        box-shaped structures an expansion reaches up to one voxel less
+        than the rounded Minkowski sum. Margins stop at the grid's edge.
         """
         margin = _check_margin(margin_mm, self.name)
         result_name = name or f"{self.name}+{margin:g}mm"
         if margin == 0 or self.is_empty:
             return replace(self, name=result_name)
-        from scipy import ndimage
-
         spacing_kji = self.grid.spacing_mm[::-1]
         reach = np.ceil(margin / spacing_kji).astype(int) + 2
         box = tuple(
             slice(max(0, s.start - r), min(n, s.stop + r))
             for s, r, n in zip(self.bounding_box(), reach, self.grid.shape, strict=True)
         )
-        inside = self.mask[box]
-        outside_distance, nearest = ndimage.distance_transform_edt(
-            ~inside, sampling=spacing_kji, return_indices=True
-        )
-        inside_depth = ndimage.distance_transform_edt(np.pad(inside, 1), sampling=spacing_kji)
-        gap = inside_depth[1:-1, 1:-1, 1:-1][tuple(nearest)]
-        grown = inside | (outside_distance - 0.5 * gap <= margin * (1 + 1e-9))
+        region = self.mask[box]
+        grown = region | (_surface_distance(region, spacing_kji) <= margin * (1 + 1e-9) + 1e-9)
         mask = self.mask.copy()
         mask[box] = grown
         return replace(self, name=result_name, mask=mask)
@@ -225,25 +219,18 @@ class Structure:
     def contracted(self, margin_mm: float, *, name: str | None = None) -> Structure:
         """The structure shrunk by ``margin_mm`` in every direction.
 
-        A voxel stays when its centre lies farther than ``margin_mm`` from
-        the structure's surface (the same sub-voxel surface model as
-        :meth:`expanded`; the space beyond the grid counts as outside).
+        The complement of expanding the complement (the same voxel-face
+        model as :meth:`expanded`); the space beyond the grid counts as
+        outside the structure.
         """
         margin = _check_margin(margin_mm, self.name)
         result_name = name or f"{self.name}-{margin:g}mm"
         if margin == 0 or self.is_empty:
             return replace(self, name=result_name)
-        from scipy import ndimage
-
         spacing_kji = self.grid.spacing_mm[::-1]
         box = self.bounding_box()
         inside = np.pad(self.mask[box], 1, constant_values=False)
-        inside_distance, nearest = ndimage.distance_transform_edt(
-            inside, sampling=spacing_kji, return_indices=True
-        )
-        outside_depth = ndimage.distance_transform_edt(~inside, sampling=spacing_kji)
-        gap = outside_depth[tuple(nearest)]
-        kept = inside & (inside_distance - 0.5 * gap > margin * (1 + 1e-9))
+        kept = inside & (_surface_distance(inside, spacing_kji) > margin * (1 + 1e-9) + 1e-9)
         mask = np.zeros(self.grid.shape, dtype=bool)
         mask[box] = kept[1:-1, 1:-1, 1:-1]
         return replace(self, name=result_name, mask=mask)
@@ -285,13 +272,55 @@ class Structure:
     def resampled(self, grid: Grid) -> Structure:
         """The structure on another grid.
 
-        The mask is interpolated trilinearly as a 0/1 field and thresholded
-        at 0.5, which keeps volumes unbiased when grids differ in size.
+        Each target voxel is sampled on ``ceil(target / source spacing)``
+        points per axis; a point is inside when it falls in a voxel of the
+        structure (voxels as boxes). The voxel joins when at least half its
+        points are inside, so volumes are preserved when upsampling onto
+        aligned grids and unbiased when downsampling.
         """
         if self.grid.is_same_as(grid, tolerance_mm=1e-6):
             return replace(self, grid=grid)
-        fraction = resample_array(self.mask, self.grid, grid, method="linear", fill_value=0.0)
-        return replace(self, mask=fraction >= 0.5 - 1e-9, grid=grid)
+        mask = np.zeros(grid.shape, dtype=bool)
+        if self.is_empty:
+            return replace(self, mask=mask, grid=grid)
+        box = self.bounding_box()
+        corners = np.array(
+            [
+                [i, j, k]
+                for i in (box[2].start - 1, box[2].stop)
+                for j in (box[1].start - 1, box[1].stop)
+                for k in (box[0].start - 1, box[0].stop)
+            ],
+            dtype=np.float64,
+        )
+        target_index = grid.patient_to_index(self.grid.index_to_patient(corners))
+        low = np.maximum(np.floor(target_index.min(axis=0)).astype(int) - 1, 0)
+        high = np.minimum(
+            np.ceil(target_index.max(axis=0)).astype(int) + 2, np.array(grid.size_xyz)
+        )
+        if np.any(high <= low):
+            return replace(self, mask=mask, grid=grid)
+        ratio = grid.spacing_mm / self.grid.spacing_mm
+        counts = np.maximum(1, np.ceil(ratio - 1e-9).astype(int))
+        offsets = [(np.arange(n) + 0.5) / n - 0.5 for n in counts]
+        sub = np.stack(np.meshgrid(*offsets, indexing="ij"), axis=-1).reshape(-1, 3)
+        to_source = np.linalg.inv(self.grid.affine) @ grid.affine
+        size = np.array(self.grid.size_xyz)
+        for k in range(low[2], high[2]):
+            jj, ii = np.mgrid[low[1] : high[1], low[0] : high[0]]
+            centers = np.stack((ii.ravel(), jj.ravel(), np.full(ii.size, k)), axis=-1).astype(
+                np.float64
+            )
+            points = (centers[:, None, :] + sub[None, :, :]).reshape(-1, 3)
+            source = points @ to_source[:3, :3].T + to_source[:3, 3]
+            nearest = np.floor(source + 0.5).astype(np.int64)
+            valid = np.all((nearest >= 0) & (nearest < size), axis=1)
+            inside = np.zeros(len(points), dtype=bool)
+            picked = nearest[valid]
+            inside[valid] = self.mask[picked[:, 2], picked[:, 1], picked[:, 0]]
+            fraction = inside.reshape(len(centers), len(sub)).mean(axis=1)
+            mask[k, low[1] : high[1], low[0] : high[0]] = (fraction >= 0.5 - 1e-9).reshape(ii.shape)
+        return replace(self, mask=mask, grid=grid)
 
     def renamed(self, name: str) -> Structure:
         """The same structure under another name."""
@@ -303,6 +332,36 @@ class Structure:
 
     def __repr__(self) -> str:
         return f"Structure({self.name!r}, role={self.role.value}, {self.volume_cc:.2f} cc)"
+
+
+def _surface_distance(
+    mask: NDArray[np.bool_], spacing_kji: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Distance (mm) from every voxel centre to the structure's surface.
+
+    The surface is sampled at the midpoints between each voxel inside and
+    each face neighbour outside (the 0.5 crossing of the mask along the
+    grid axes). Those midpoints are points of a grid twice as fine, so one
+    exact Euclidean distance transform on that grid gives the distance of
+    every voxel centre to the nearest surface point.
+    """
+    from scipy import ndimage
+
+    fine_shape = tuple(2 * n - 1 for n in mask.shape)
+    surface = np.zeros(fine_shape, dtype=bool)
+    for axis in range(3):
+        lower = [slice(None)] * 3
+        upper = [slice(None)] * 3
+        lower[axis] = slice(0, -1)
+        upper[axis] = slice(1, None)
+        crossing = mask[tuple(lower)] != mask[tuple(upper)]
+        target = [slice(0, None, 2)] * 3
+        target[axis] = slice(1, None, 2)
+        surface[tuple(target)] |= crossing
+    if not surface.any():
+        return np.full(mask.shape, np.inf)
+    fine = ndimage.distance_transform_edt(~surface, sampling=spacing_kji / 2)
+    return fine[::2, ::2, ::2]
 
 
 def _check_margin(margin_mm: ArrayLike, name: str) -> float:

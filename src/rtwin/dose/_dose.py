@@ -8,6 +8,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from rtwin._arrays import frozen
 from rtwin.errors import GeometryError
 from rtwin.geometry import Grid, resample_array
 
@@ -51,8 +52,7 @@ class Dose:
             )
         if not np.all(np.isfinite(values)):
             raise GeometryError("dose values must be finite")
-        values.flags.writeable = False
-        object.__setattr__(self, "values", values)
+        object.__setattr__(self, "values", frozen(values))
 
     @property
     def max_gy(self) -> float:

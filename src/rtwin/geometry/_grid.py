@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from rtwin._arrays import frozen
 from rtwin.errors import GeometryError
 
 __all__ = ["Grid"]
@@ -31,8 +32,7 @@ def _as_vector3(value: ArrayLike, name: str) -> NDArray[np.float64]:
 
 
 def _read_only(array: NDArray[Any]) -> NDArray[Any]:
-    array.flags.writeable = False
-    return array
+    return frozen(array)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)

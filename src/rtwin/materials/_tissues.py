@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from types import MappingProxyType
 
 import numpy as np
 
@@ -130,7 +131,7 @@ def _tissue_table() -> dict[str, Tissue]:
             name=row["tissue"],
             density_g_cm3=float(row["density_g_cm3"]),
             i_value_ev=float(row["I_value_eV"]),
-            mass_fractions=fractions,
+            mass_fractions=MappingProxyType(fractions),
             source=row["source"],
         )
     return table
@@ -155,19 +156,28 @@ AIR = "air"
 #: Default bulk assignments of :func:`synthetic_ct`, by structure class.
 #: ``external``: structures with role external; ``bone``/``lung``: names matching
 #: :data:`CLASS_PATTERNS`. Outside the external structure the image is air (−1000 HU).
-DEFAULT_ASSIGNMENTS: Mapping[str, str] = {
-    "external": "soft tissue (ICRU 44/46 male)",
-    "bone": "cortical bone (ICRU 46 adult)",
-    "lung": "lung inhale",
-    "air": AIR,
-}
+DEFAULT_ASSIGNMENTS: Mapping[str, str] = MappingProxyType(
+    {
+        "external": "soft tissue (ICRU 44/46 male)",
+        "bone": "cortical bone (ICRU 46 adult)",
+        "lung": "lung inhale",
+        "air": AIR,
+    }
+)
+
+#: Roles whose structures may be classed by name (targets keep the tissue around them).
+_CLASSIFIED_ROLES = frozenset(
+    {StructureRole.ORGAN_AT_RISK, StructureRole.OTHER, StructureRole.SUPPORT}
+)
 
 #: Name patterns (case-insensitive regular expressions) that put a structure in a class.
-CLASS_PATTERNS: Mapping[str, str] = {
-    "bone": r"bone|femur|femoral|pelvi|sacrum|vertebra|mandible|skull|rib\b|humer",
-    "lung": r"lung",
-    "air": r"airway|trachea|\bair\b",
-}
+CLASS_PATTERNS: Mapping[str, str] = MappingProxyType(
+    {
+        "bone": r"bone|femur|femoral|pelvi|sacrum|vertebra|mandible|skull|rib\b|humer",
+        "lung": r"lung",
+        "air": r"airway|trachea|\bair\b",
+    }
+)
 
 
 def synthetic_ct(
@@ -191,7 +201,8 @@ def synthetic_ct(
         Structures on that grid; one should have role ``external``.
     assignments
         Maps a structure name or a class (``"external"``, ``"bone"``,
-        ``"lung"``, see :data:`CLASS_PATTERNS`) to a tissue name from
+        ``"lung"``, ``"air"``; see :data:`CLASS_PATTERNS`, applied to organs
+        at risk, support and other structures, never to targets) to a tissue name from
         :func:`tissues`, or ``"air"`` for −1000 HU. Names win over classes; later structures in the set
         overwrite earlier ones where they overlap, and the external
         structure is painted first. Merged over :data:`DEFAULT_ASSIGNMENTS`.
@@ -262,7 +273,7 @@ def synthetic_ct(
         if structure.role is StructureRole.EXTERNAL:
             continue
         chosen = merged.get(structure.name)
-        if chosen is None:
+        if chosen is None and structure.role in _CLASSIFIED_ROLES:
             for class_name, pattern in CLASS_PATTERNS.items():
                 if re.search(pattern, structure.name, flags=re.IGNORECASE) and class_name in merged:
                     chosen = merged[class_name]

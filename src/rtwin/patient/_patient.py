@@ -144,13 +144,23 @@ class Patient:
 
     @property
     def fingerprint(self) -> str:
-        """SHA-256 of the patient's content: image, grid, masks, calibration nodes."""
-        arrays = [self.image.values, self.grid.affine]
+        """SHA-256 of everything that changes dose: image, grid, position, structures, calibration."""
+
+        def text(value: str) -> np.ndarray:
+            return np.frombuffer(value.encode(), dtype=np.uint8)
+
+        arrays = [self.image.values, self.grid.affine, text(self.position.value)]
         for structure in self.structures.values():
-            arrays.append(np.frombuffer(structure.name.encode(), dtype=np.uint8))
-            arrays.append(np.packbits(structure.mask))
-        for curve in self.calibration.curves.values():
-            arrays.extend([curve.hu, curve.values])
+            arrays += [
+                text(structure.name),
+                text(structure.role.value),
+                np.packbits(structure.mask),
+            ]
+        arrays.append(text(self.calibration.out_of_range))
+        for quantity, curve in self.calibration.curves.items():
+            arrays += [text(quantity.value), curve.hu, curve.values]
+        if self.mr is not None:
+            arrays.append(self.mr.values)
         return hash_arrays(*arrays)
 
     def with_structures(self, structures: StructureSet) -> Patient:
