@@ -68,7 +68,9 @@ def _numba_ready(function: Callable[..., Any], owner: _LazyKernel) -> Callable[.
     import numba
 
     namespace = dict(function.__globals__)
-    for name, value in namespace.items():
+    used = set(function.__code__.co_names)
+    for name in used & namespace.keys():
+        value = namespace[name]
         if isinstance(value, _LazyKernel) and value is not owner:
             namespace[name] = value.compiled()
     namespace["prange"] = numba.prange

@@ -22,6 +22,7 @@ from __future__ import annotations
 __all__ = [
     "DicomError",
     "GeometryError",
+    "MachineError",
     "MaterialsError",
     "MatradError",
     "RtwinError",
@@ -53,6 +54,10 @@ class StructureNotFoundError(StructureError, KeyError):
 
 class MaterialsError(RtwinError, ValueError):
     """A calibration table or material assignment is invalid, or a value is out of its range."""
+
+
+class MachineError(RtwinError, ValueError):
+    """A machine description, a beam-data measurement or a fitting option is invalid."""
 
 
 class DicomError(RtwinError, OSError):

@@ -82,7 +82,9 @@ def test_rays_outside_and_inside_the_grid():
     assert radiological_depth(image, (1.0, 1.0, 1.0), (1.0, 1.0, 100.0)) == pytest.approx(2.5)
     # along a voxel boundary plane the ray still sees the unit density
     assert radiological_depth(image, (-5.0, 0.5, 1.0), (10.0, 0.5, 1.0)) == pytest.approx(4.0)
-    many = radiological_depth(image, (-5.0, 1.0, 1.0), np.broadcast_to(np.array([10.0, 1.0, 1.0]), (2, 3, 3)))
+    many = radiological_depth(
+        image, (-5.0, 1.0, 1.0), np.broadcast_to(np.array([10.0, 1.0, 1.0]), (2, 3, 3))
+    )
     assert many.shape == (2, 3) and np.allclose(many, 4.0)
 
 

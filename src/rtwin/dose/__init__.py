@@ -10,5 +10,6 @@ True
 from rtwin.dose._dose import Dose
 from rtwin.dose._influence import BeamletTable, DoseInfluence
 from rtwin.dose._raytrace import radiological_depth
+from rtwin.dose.photon import PhotonPencilBeam
 
-__all__ = ["BeamletTable", "Dose", "DoseInfluence", "radiological_depth"]
+__all__ = ["BeamletTable", "Dose", "DoseInfluence", "PhotonPencilBeam", "radiological_depth"]

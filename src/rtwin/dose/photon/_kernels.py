@@ -1,0 +1,145 @@
+"""numba kernels of the photon finite-size pencil beam (private)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from rtwin._numba import jit, prange
+
+_SQRT2 = math.sqrt(2.0)
+
+
+@jit
+def _aperture_factor(offset, width, sigma):  # pragma: no cover - jit
+    """1-D Gaussian of width sigma convolved with a unit slit of given width, at offset."""
+    if sigma <= 0.0:
+        half = 0.5 * width
+        return 1.0 if -half <= offset < half else 0.0
+    scale = 1.0 / (_SQRT2 * sigma)
+    return 0.5 * (
+        math.erf((offset + 0.5 * width) * scale) - math.erf((offset - 0.5 * width) * scale)
+    )
+
+
+@jit
+def _interpolate(table, position):  # pragma: no cover - jit
+    """Linear interpolation in a uniformly sampled 1-D table at a fractional index."""
+    n = table.shape[0]
+    if position <= 0.0:
+        return table[0]
+    if position >= n - 1:
+        return table[n - 1]
+    low = int(position)
+    frac = position - low
+    return table[low] * (1.0 - frac) + table[low + 1] * frac
+
+
+@jit(parallel=True)
+def count_entries(
+    coords, lut, lattice_origin, bixel_mm, depth_step_mm, cutoff_mm
+):  # pragma: no cover
+    """Pass 1: number of matrix entries of each row (voxel).
+
+    ``coords`` is ``(n_beams, n_rows, 4)``: ``u, v`` of the voxel projected
+    to the isocentre plane (mm), ``g`` = distance from the source / SAD,
+    radiological depth (mm; negative = no dose). ``lut`` is
+    ``(n_beams, n_u, n_v)`` with the column of each lattice bixel or −1;
+    ``lattice_origin`` ``(n_beams, 2)`` the lattice index of ``lut[b, 0, 0]``.
+    ``cutoff_mm`` is the lateral reach beyond the bixel edge at each depth
+    sample, in mm at the voxel's distance.
+    """
+    n_beams, n_rows, _ = coords.shape
+    counts = np.zeros(n_rows, dtype=np.int64)
+    for row in prange(n_rows):
+        total = 0
+        for beam in range(n_beams):
+            depth = coords[beam, row, 3]
+            if not depth >= 0.0:
+                continue
+            g = coords[beam, row, 2]
+            reach = 0.5 * bixel_mm + _interpolate(cutoff_mm, depth / depth_step_mm) / g
+            u = coords[beam, row, 0]
+            v = coords[beam, row, 1]
+            iu_low = int(math.ceil((u - reach) / bixel_mm)) - lattice_origin[beam, 0]
+            iu_high = int(math.floor((u + reach) / bixel_mm)) - lattice_origin[beam, 0]
+            iv_low = int(math.ceil((v - reach) / bixel_mm)) - lattice_origin[beam, 1]
+            iv_high = int(math.floor((v + reach) / bixel_mm)) - lattice_origin[beam, 1]
+            iu_low = max(iu_low, 0)
+            iv_low = max(iv_low, 0)
+            iu_high = min(iu_high, lut.shape[1] - 1)
+            iv_high = min(iv_high, lut.shape[2] - 1)
+            for iu in range(iu_low, iu_high + 1):
+                for iv in range(iv_low, iv_high + 1):
+                    if lut[beam, iu, iv] >= 0:
+                        total += 1
+        counts[row] = total
+    return counts
+
+
+@jit(parallel=True)
+def fill_entries(
+    coords,
+    lut,
+    lattice_origin,
+    bixel_mm,
+    depth_step_mm,
+    cutoff_mm,
+    amplitudes,
+    sigmas_mm,
+    row_start,
+    columns,
+    values,
+):  # pragma: no cover - jit
+    """Pass 2: columns and dose values of each row, in increasing column order per beam.
+
+    ``amplitudes`` and ``sigmas_mm`` are ``(n_components, n_depths)``
+    tables on the same depth samples as ``cutoff_mm``; dose per unit weight
+    = g⁻² Σᵢ Aᵢ(d) Fᵢ(Δu) Fᵢ(Δv) with Fᵢ the Gaussian ⊗ slit factor of the
+    bixel width at the voxel's distance.
+    """
+    n_beams, n_rows, _ = coords.shape
+    n_components = amplitudes.shape[0]
+    for row in prange(n_rows):
+        position = row_start[row]
+        for beam in range(n_beams):
+            depth = coords[beam, row, 3]
+            if not depth >= 0.0:
+                continue
+            g = coords[beam, row, 2]
+            sample = depth / depth_step_mm
+            reach = 0.5 * bixel_mm + _interpolate(cutoff_mm, sample) / g
+            u = coords[beam, row, 0]
+            v = coords[beam, row, 1]
+            iu_low = max(int(math.ceil((u - reach) / bixel_mm)) - lattice_origin[beam, 0], 0)
+            iu_high = min(
+                int(math.floor((u + reach) / bixel_mm)) - lattice_origin[beam, 0], lut.shape[1] - 1
+            )
+            iv_low = max(int(math.ceil((v - reach) / bixel_mm)) - lattice_origin[beam, 1], 0)
+            iv_high = min(
+                int(math.floor((v + reach) / bixel_mm)) - lattice_origin[beam, 1], lut.shape[2] - 1
+            )
+            inverse_square = 1.0 / (g * g)
+            width = bixel_mm * g
+            for iv in range(iv_low, iv_high + 1):
+                for iu in range(iu_low, iu_high + 1):
+                    column = lut[beam, iu, iv]
+                    if column < 0:
+                        continue
+                    du = (u - (iu + lattice_origin[beam, 0]) * bixel_mm) * g
+                    dv = (v - (iv + lattice_origin[beam, 1]) * bixel_mm) * g
+                    dose = 0.0
+                    for c in range(n_components):
+                        amplitude = _interpolate(amplitudes[c], sample)
+                        if amplitude == 0.0:
+                            continue
+                        sigma = _interpolate(sigmas_mm[c], sample)
+                        dose += (
+                            amplitude
+                            * _aperture_factor(du, width, sigma)
+                            * _aperture_factor(dv, width, sigma)
+                        )
+                    columns[position] = column
+                    values[position] = dose * inverse_square
+                    position += 1
