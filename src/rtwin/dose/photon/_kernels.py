@@ -97,12 +97,18 @@ def fill_entries(
     ``amplitudes`` and ``sigmas_mm`` are ``(n_components, n_depths)``
     tables on the same depth samples as ``cutoff_mm``; dose per unit weight
     = g⁻² Σᵢ Aᵢ(d) Fᵢ(Δu) Fᵢ(Δv) with Fᵢ the Gaussian ⊗ slit factor of the
-    bixel width at the voxel's distance.
+    bixel width at the voxel's distance. The 1-D factors are computed once
+    per row, beam and lattice column/row (the kernel separates in u and v).
     """
     n_beams, n_rows, _ = coords.shape
     n_components = amplitudes.shape[0]
+    max_u = lut.shape[1]
+    max_v = lut.shape[2]
     for row in prange(n_rows):
         position = row_start[row]
+        factor_u = np.empty((n_components, max_u))
+        factor_v = np.empty((n_components, max_v))
+        amplitude = np.empty(n_components)
         for beam in range(n_beams):
             depth = coords[beam, row, 3]
             if not depth >= 0.0:
@@ -114,32 +120,33 @@ def fill_entries(
             v = coords[beam, row, 1]
             iu_low = max(int(math.ceil((u - reach) / bixel_mm)) - lattice_origin[beam, 0], 0)
             iu_high = min(
-                int(math.floor((u + reach) / bixel_mm)) - lattice_origin[beam, 0], lut.shape[1] - 1
+                int(math.floor((u + reach) / bixel_mm)) - lattice_origin[beam, 0], max_u - 1
             )
             iv_low = max(int(math.ceil((v - reach) / bixel_mm)) - lattice_origin[beam, 1], 0)
             iv_high = min(
-                int(math.floor((v + reach) / bixel_mm)) - lattice_origin[beam, 1], lut.shape[2] - 1
+                int(math.floor((v + reach) / bixel_mm)) - lattice_origin[beam, 1], max_v - 1
             )
+            if iu_high < iu_low or iv_high < iv_low:
+                continue
             inverse_square = 1.0 / (g * g)
             width = bixel_mm * g
+            for c in range(n_components):
+                amplitude[c] = _interpolate(amplitudes[c], sample) * inverse_square
+                sigma = _interpolate(sigmas_mm[c], sample)
+                for iu in range(iu_low, iu_high + 1):
+                    du = (u - (iu + lattice_origin[beam, 0]) * bixel_mm) * g
+                    factor_u[c, iu] = _aperture_factor(du, width, sigma)
+                for iv in range(iv_low, iv_high + 1):
+                    dv = (v - (iv + lattice_origin[beam, 1]) * bixel_mm) * g
+                    factor_v[c, iv] = _aperture_factor(dv, width, sigma)
             for iv in range(iv_low, iv_high + 1):
                 for iu in range(iu_low, iu_high + 1):
                     column = lut[beam, iu, iv]
                     if column < 0:
                         continue
-                    du = (u - (iu + lattice_origin[beam, 0]) * bixel_mm) * g
-                    dv = (v - (iv + lattice_origin[beam, 1]) * bixel_mm) * g
                     dose = 0.0
                     for c in range(n_components):
-                        amplitude = _interpolate(amplitudes[c], sample)
-                        if amplitude == 0.0:
-                            continue
-                        sigma = _interpolate(sigmas_mm[c], sample)
-                        dose += (
-                            amplitude
-                            * _aperture_factor(du, width, sigma)
-                            * _aperture_factor(dv, width, sigma)
-                        )
+                        dose += amplitude[c] * factor_u[c, iu] * factor_v[c, iv]
                     columns[position] = column
-                    values[position] = dose * inverse_square
+                    values[position] = dose
                     position += 1
