@@ -17,6 +17,10 @@ Benchmarks so far:
   file (the raw parse rtwin's reader is built on), when ../shared is present.
 * a 5 mm margin on the TG119 OuterTarget vs one ``scipy.ndimage`` Euclidean
   distance transform of the same cropped region (the core operation).
+* the photon dose-influence matrix of TG119 (9 beams, 5 mm bixels, 5 and
+  3 mm dose grids): time, non-zeros, bytes, peak RSS, in a fresh process;
+  the peer figure is the one quoted in the dose-engine issue (pyRadPlan
+  0.5.0 on this machine), not rerun.
 """
 
 from __future__ import annotations
@@ -121,9 +125,61 @@ def bench_matrad(repeats: int) -> list[dict[str, object]]:
             "rtwin_s": margin_time,
             "reference": "one scipy EDT of the cropped box",
             "reference_s": edt_time,
-            "note": "rtwin runs two EDTs (inside and outside) for the sub-voxel surface",
+            "note": "rtwin runs one EDT on a grid twice as fine (8x the voxels) to reach the sub-voxel surface",
         },
     ]
+
+
+_PHOTON_SCRIPT = """
+import json, resource, sys, time
+import rtwin
+patient = rtwin.io.read_matrad(sys.argv[1])
+beams = rtwin.beams.equispaced(9, patient.structures["OuterTarget"].centroid_mm)
+grid = patient.grid.with_spacing(float(sys.argv[2]))
+engine = rtwin.dose.PhotonPencilBeam()
+start = time.perf_counter()
+engine.influence(patient, beams[:1], dose_grid=grid)  # compiles (or loads the cache)
+first = time.perf_counter() - start
+start = time.perf_counter()
+influence = engine.influence(patient, beams, dose_grid=grid)
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "first_call_s": first, "nnz": influence.nnz,
+                  "bytes": influence.nbytes, "beamlets": influence.n_beamlets,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+#: pyRadPlan 0.5.0 on this machine, from the dose-engine issue (not rerun here unless installed).
+_PEER_PHOTON_S = {5.0: 16.0, 3.0: 56.0}
+
+
+def bench_photon(quick: bool) -> list[dict[str, object]]:
+    path = SHARED / "data" / "cort" / "TG119.mat"
+    if not path.is_file():
+        return [{"benchmark": "photon influence TG119", "note": f"skipped: {path} absent"}]
+    rows = []
+    for spacing in (5.0,) if quick else (5.0, 3.0):
+        result = json.loads(
+            subprocess.run(
+                [sys.executable, "-c", _PHOTON_SCRIPT, str(path), str(spacing)],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
+        rows.append(
+            {
+                "benchmark": f"photon influence TG119, 9 beams, 5 mm bixels, {spacing:g} mm grid",
+                "rtwin_s": result["seconds"],
+                "reference": "pyRadPlan 0.5.0 (issue figure, not rerun)",
+                "reference_s": _PEER_PHOTON_S[spacing],
+                "note": (
+                    f"{result['nnz'] / 1e6:.1f} M nnz, {result['bytes'] / 2**20:.0f} MiB, "
+                    f"{result['beamlets']} bixels, peak RSS {result['peak_rss_mb']:.0f} MiB, "
+                    f"first call {result['first_call_s']:.1f} s (1 beam, incl. compile/cache)"
+                ),
+            }
+        )
+    return rows
 
 
 def main() -> int:
@@ -132,7 +188,9 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None, help="write results as JSON here")
     arguments = parser.parse_args()
     repeats = 3 if arguments.quick else 10
-    rows = bench_import(repeats) + bench_matrad(max(2, repeats // 3))
+    rows = (
+        bench_import(repeats) + bench_matrad(max(2, repeats // 3)) + bench_photon(arguments.quick)
+    )
     print("| benchmark | rtwin (s) | reference | reference (s) | ratio | note |")
     print("|---|---:|---|---:|---:|---|")
     for row in rows:
