@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import shutil
 
 import numpy as np
@@ -15,6 +16,7 @@ from rtwin.io import (
     pseudonymize_id,
     read_dicom,
     read_image_series,
+    read_rtstruct,
     write_image_series,
     write_rtstruct,
 )
@@ -78,7 +80,10 @@ def test_pseudonymized_and_provenance(phantom_folder):
     files = sorted(p for p in folder.rglob("*.dcm"))
     assert sorted(d for _, d in keyed.provenance.inputs) == sorted(hash_file(p) for p in files)
     assert any("pseudonymized PatientID" in step for step in keyed.provenance.steps)
-    assert any(step.startswith("structure set chosen: RS.dcm") for step in keyed.provenance.steps)
+    rs_uid = pydicom.dcmread(folder / "RS.dcm").SOPInstanceUID
+    assert any(
+        step.startswith(f"structure set chosen: {rs_uid}") for step in keyed.provenance.steps
+    )
 
 
 def test_several_structure_sets_listed_then_named(phantom_folder):
@@ -104,8 +109,9 @@ def test_structure_set_referencing_the_series_wins(phantom_folder, caplog):
     dataset.save_as(other, enforce_file_format=True)
     with caplog.at_level("INFO", logger="rtwin.io"):
         patient = read_dicom(folder)
-    assert any(s.startswith("structure set chosen: RS.dcm") for s in patient.provenance.steps)
-    assert "also found and not used: RS_frame_only.dcm" in caplog.text
+    chosen = pydicom.dcmread(folder / "RS.dcm").SOPInstanceUID
+    assert any(s.startswith(f"structure set chosen: {chosen}") for s in patient.provenance.steps)
+    assert f"also found and not used: {dataset.SOPInstanceUID}" in caplog.text
 
 
 def test_structure_set_of_another_series_is_not_used(phantom_folder):
@@ -118,7 +124,7 @@ def test_structure_set_of_another_series_is_not_used(phantom_folder):
     for item in dataset.StructureSetROISequence:
         item.ReferencedFrameOfReferenceUID = "1.2.3.4"
     dataset.save_as(rs, enforce_file_format=True)
-    with pytest.warns(RtwinWarning, match="RS.dcm was not used"):
+    with pytest.warns(RtwinWarning, match=f"structure set {dataset.SOPInstanceUID} was not used"):
         patient = read_dicom(folder)
     assert len(patient.structures) == 0
     with pytest.raises(DicomError, match="frame of reference 1.2.3.4"):
@@ -141,6 +147,7 @@ def test_unlinked_structure_set_and_missing_position_are_repairs(phantom_folder,
     assert "Modality 'RTDOSE'" in messages
     assert "references no image series and no frame of reference; assumed" in messages
     assert "assumed HFS" in messages
+    assert "RS.dcm" not in messages and dataset.SOPInstanceUID in messages
     assert list(patient.structures) == list(structures)
     repaired = [s for s in patient.provenance.steps if s.startswith("repaired:")]
     assert len(repaired) == 3
@@ -190,3 +197,77 @@ def test_read_image_series_on_the_written_folder(phantom_folder):
     folder, ct, _, _ = phantom_folder
     series = read_image_series(folder)  # the RTSTRUCT beside it is ignored
     assert series.grid.is_same_as(ct.grid)
+
+
+def test_file_names_never_reach_notes_repairs_warnings_or_provenance(phantom_folder, caplog):
+    """Exported file names often hold the patient's name; the provenance travels with the
+    pseudonymized patient, so files are named by SOP instance UID (or a hash) instead."""
+    folder, _, structures, series = phantom_folder
+    ct = folder / "CT"
+    for k, path in enumerate(series.files):  # CT_0001.dcm -> Doe_Jane_000.dcm ...
+        path.rename(ct / f"Doe_Jane_{k:03d}.dcm")
+    ct_files = sorted(ct.glob("*.dcm"))
+    dataset = pydicom.dcmread(ct_files[0])  # a file without preamble: a note naming it
+    del dataset.file_meta
+    dataset.preamble = None
+    pydicom.dcmwrite(ct_files[0], dataset, implicit_vr=True, little_endian=True)
+    dataset = pydicom.dcmread(ct_files[1])  # a wrong Modality tag: a repair naming it
+    dataset.Modality = "OT"
+    dataset.save_as(ct_files[1], enforce_file_format=True)
+
+    original = pydicom.dcmread(folder / "RS.dcm")
+    (folder / "RS.dcm").unlink()
+    chosen = copy.deepcopy(original)
+    chosen.Modality = "RTDOSE"  # a repair naming the structure set
+    chosen.save_as(folder / "RS_Doe.dcm", enforce_file_format=True)
+    frame_only = copy.deepcopy(original)  # same frame, no series reference: "also found" note
+    del frame_only.ReferencedFrameOfReferenceSequence[0].RTReferencedStudySequence
+    frame_only.SOPInstanceUID = frame_only.file_meta.MediaStorageSOPInstanceUID = (
+        pydicom.uid.generate_uid()
+    )
+    frame_only.save_as(folder / "RS_Doe_frame.dcm", enforce_file_format=True)
+    other = copy.deepcopy(original)  # another series and frame: a warning naming it
+    other.ReferencedFrameOfReferenceSequence[0].FrameOfReferenceUID = "1.2.3.4"
+    other.ReferencedFrameOfReferenceSequence[0].RTReferencedStudySequence[
+        0
+    ].RTReferencedSeriesSequence[0].SeriesInstanceUID = "1.2.3.5"
+    for item in other.StructureSetROISequence:
+        item.ReferencedFrameOfReferenceUID = "1.2.3.4"
+    other.SOPInstanceUID = other.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
+    other.save_as(folder / "RS_Doe_other.dcm", enforce_file_format=True)
+
+    with caplog.at_level("DEBUG", logger="rtwin.io"), pytest.warns(RtwinWarning) as caught:
+        patient = read_dicom(folder)
+    assert list(patient.structures) == list(structures)
+    warned = [str(w.message) for w in caught]
+    recorded = [
+        *patient.provenance.steps,
+        *(label for label, _ in patient.provenance.inputs),
+        *warned,
+    ]
+    assert any("no DICOM preamble" in r for r in recorded)
+    assert any("Modality 'OT'" in r for r in recorded)
+    assert any("Modality 'RTDOSE'" in r for r in recorded)
+    assert any(f"also found and not used: {frame_only.SOPInstanceUID}" in r for r in recorded)
+    assert any(f"structure set {other.SOPInstanceUID} was not used" in r for r in warned)
+    assert any(f"structure set chosen: {chosen.SOPInstanceUID}" in r for r in recorded)
+    for entry in recorded:
+        assert "Doe" not in entry and ".dcm" not in entry and str(folder) not in entry, entry
+    notes = [r.getMessage() for r in caplog.records if r.levelname == "INFO"]
+    for note in notes:
+        assert "Doe" not in note and ".dcm" not in note, note
+
+    # The readers called on their own name files the same way.
+    with pytest.warns(RtwinWarning):
+        series_read = read_image_series(ct)
+    rtstruct = read_rtstruct(folder / "RS_Doe_frame.dcm", series_read)
+    for entry in (
+        *series_read.notes,
+        *series_read.repairs,
+        *series_read.provenance.steps,
+        *(label for label, _ in series_read.provenance.inputs),
+        *rtstruct.notes,
+        *rtstruct.provenance.steps,
+        *(label for label, _ in rtstruct.provenance.inputs),
+    ):
+        assert "Doe" not in entry and ".dcm" not in entry, entry

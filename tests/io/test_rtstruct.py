@@ -344,7 +344,7 @@ def test_write_rtstruct_refuses_to_overwrite_and_other_grids(written, tmp_path):
     box = Structure(name="Box", mask=np.ones(other.shape, bool), grid=other)
     with pytest.raises(DicomError, match="resample them first"):
         write_rtstruct(StructureSet([box]), series, tmp_path / "x.dcm")
-    with pytest.raises(DicomError, match="as valid DICOM.*maximum length of 16"):
+    with pytest.raises(DicomError, match="label 'a label longer than 16'.*at most 16"):
         write_rtstruct(structures, series, tmp_path / "y.dcm", label="a label longer than 16")
     assert not (tmp_path / "y.dcm").exists()
 
@@ -382,7 +382,7 @@ def test_write_image_series_refuses_to_overwrite(write_series, small_grid, slice
         write_series(density, "density")
     with pytest.raises(DicomError, match="not a valid DICOM UID"):
         write_series(ct, "bad", frame_of_reference_uid="1.02.x")
-    with pytest.raises(DicomError, match="valid DICOM"):
+    with pytest.raises(DicomError, match="patient_id 'x+' .*at most 64"):
         write_series(ct, "long", patient_id="x" * 80)
 
 
@@ -419,3 +419,60 @@ def test_float_values_quantised_within_half_a_step(write_series, small_grid):
     read = read_image_series(written.files[0].parent)
     assert slope < 1e-4
     assert np.max(np.abs(read.image.values - mr.values)) <= slope / 2 + 1e-6
+
+
+# ---------------------------------------------------------------------- unreadable and split contours
+def _patch_contour_data(path, roi_index: int, contour_index: int, corrupt) -> str:
+    """Corrupt one contour's ContourData in the file's bytes; returns its ContourNumber."""
+    dataset = pydicom.dcmread(path)
+    contour = dataset.ROIContourSequence[roi_index].ContourSequence[contour_index]
+    original = "\\".join(str(v) for v in contour.ContourData).encode()
+    data = path.read_bytes()
+    assert data.count(original) == 1
+    path.write_bytes(data.replace(original, corrupt(original), 1))
+    return str(contour.ContourNumber)
+
+
+def test_one_unreadable_contour_is_an_error_or_a_reported_repair(written):
+    path, series, structures = written
+    ptv = structures["PTV"]
+    k_of_third = 2  # the PTV's third contour lies on one slice of the ball
+    dataset = pydicom.dcmread(path)
+    third = dataset.ROIContourSequence[1].ContourSequence[k_of_third]
+    points = np.array([float(v) for v in third.ContourData]).reshape(-1, 3)
+    k = round(float(series.grid.patient_to_index(points)[0, 2]))
+    number = _patch_contour_data(path, 1, k_of_third, lambda b: b.replace(b".", b",", 1))
+    with pytest.raises(DicomError) as error:
+        read_rtstruct(path, series)
+    message = str(error.value)
+    assert "'PTV'" in message and f"ContourNumber {number}" in message
+    assert "repair=True" in message
+    with pytest.warns(RtwinWarning, match=rf"ROI 'PTV'.*unreadable.*ContourNumber {number}"):
+        result = read_rtstruct(path, series, repair=True)
+    read = result.structures["PTV"].mask
+    assert not read[k].any() and ptv.mask[k].any()  # the broken contour's plane is lost ...
+    others = np.ones(series.grid.shape[0], bool)
+    others[k] = False
+    np.testing.assert_array_equal(read[others], ptv.mask[others])  # ... and only that one
+    assert any(f"ContourNumber {number}" in r for r in result.repairs)
+    np.testing.assert_array_equal(result.structures["Body"].mask, structures["Body"].mask)
+
+
+def test_roi_contour_items_for_one_roi_are_merged_as_a_repair(written):
+    path, series, structures = written
+    dataset = pydicom.dcmread(path)
+    item = dataset.ROIContourSequence[1]  # PTV
+    contours = list(item.ContourSequence)
+    half = len(contours) // 2
+    second = Dataset()
+    second.ReferencedROINumber = item.ReferencedROINumber
+    second.ROIDisplayColor = list(item.ROIDisplayColor)
+    # the second item repeats the first contour exactly and holds the rest
+    second.ContourSequence = Sequence([contours[0], *contours[half:]])
+    item.ContourSequence = Sequence(contours[:half])
+    dataset.ROIContourSequence.append(second)
+    dataset.save_as(path, enforce_file_format=True)
+    with pytest.warns(RtwinWarning, match=r"ROI 'PTV' \(number 2\) has 2 ROIContourSequence items"):
+        result = read_rtstruct(path, series)
+    np.testing.assert_array_equal(result.structures["PTV"].mask, structures["PTV"].mask)
+    assert any("merged" in r and "1 contour repeated" in r for r in result.repairs)

@@ -119,10 +119,75 @@ def test_rescale_and_missing_rescale(write_series, small_grid, slice_coded_ct, e
             del dataset.RescaleIntercept
 
     edit_files(written.files, rescale)
-    series = read_image_series(written.files[0].parent)
+    folder = written.files[0].parent
+    # Rescale tags on some CT slices but not on others: never silently slope 1 / intercept 0.
+    with pytest.raises(DicomError, match=r"lack RescaleSlope/RescaleIntercept.*repair=True"):
+        read_image_series(folder)
+    with pytest.warns(RtwinWarning, match=r"1 CT file\(s\) lack RescaleSlope/RescaleIntercept"):
+        series = read_image_series(folder, repair=True)
     assert series.image.values[0, 0, 3] == 2 * 3 - 1000
-    assert series.image.values[1, 0, 3] == 103  # slope 1, intercept 0 when absent
-    assert any("RescaleSlope" in note for note in series.notes)
+    assert series.image.values[1, 0, 3] == 103  # slope 1, intercept 0 assumed (a repair)
+    assert any("intercept 0 assumed" in repair for repair in series.repairs)
+    uid = written.slice_sop_instance_uids[1]
+    assert any(uid in repair for repair in series.repairs)  # named by SOP instance UID
+
+
+def test_ct_without_any_rescale_tags_is_an_error(
+    write_series, small_grid, slice_coded_ct, edit_files
+):
+    written = write_series(slice_coded_ct(small_grid))
+    edit_files(
+        written.files, lambda d, i: (delattr(d, "RescaleIntercept"), delattr(d, "RescaleType"))
+    )
+    folder = written.files[0].parent
+    with pytest.raises(DicomError, match=r"6 CT file\(s\) lack RescaleIntercept.*Type 1"):
+        read_image_series(folder)
+    with pytest.warns(RtwinWarning, match="intercept 0 assumed"):
+        series = read_image_series(folder, repair=True)
+    np.testing.assert_array_equal(series.image.values, slice_coded_ct(small_grid).values)
+
+
+def _patch_bytes(path, old: bytes, new: bytes) -> None:
+    data = path.read_bytes()
+    assert data.count(old) == 1
+    path.write_bytes(data.replace(old, new))
+
+
+@pytest.mark.parametrize(
+    ("keyword", "written_value", "corrupt"),
+    [
+        ("RescaleIntercept", "-1024", b"-1O24"),  # a letter O: once read as intercept 0
+        ("RescaleSlope", "1.5", b"1,5"),
+    ],
+)
+def test_unreadable_rescale_value_is_an_error_naming_file_and_tag(
+    write_series, small_grid, slice_coded_ct, edit_files, keyword, written_value, corrupt
+):
+    written = write_series(slice_coded_ct(small_grid))
+    edit_files(written.files[2:3], lambda d, i: setattr(d, keyword, written_value))
+    _patch_bytes(written.files[2], written_value.encode(), corrupt)
+    folder = written.files[0].parent
+    for repair in (False, True):
+        with pytest.raises(DicomError) as error:
+            read_image_series(folder, repair=repair)
+        message = str(error.value)
+        assert written.files[2].name in message and keyword in message
+        assert corrupt.decode() in message
+
+
+def test_mr_rescale_on_some_slices_only_is_an_error(write_series, small_grid, edit_files):
+    k = np.indices(small_grid.shape)[0]
+    mr = Image(values=10.0 * k + 0.5, grid=small_grid, modality="MR")  # not integral: rescaled
+    written = write_series(mr)
+    assert "RescaleSlope" in pydicom.dcmread(written.files[0])
+    edit_files(
+        written.files[4:5],
+        lambda d, i: (delattr(d, "RescaleSlope"), delattr(d, "RescaleIntercept")),
+    )
+    with pytest.raises(DicomError, match=r"1 MR file\(s\) lack RescaleSlope/RescaleIntercept"):
+        read_image_series(written.files[0].parent)
+    with pytest.warns(RtwinWarning, match="RescaleSlope/RescaleIntercept"):
+        read_image_series(written.files[0].parent, repair=True)
 
 
 def test_padding_becomes_air(write_series, small_grid, slice_coded_ct, edit_files):

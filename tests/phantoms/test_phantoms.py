@@ -54,6 +54,114 @@ EXPECTED_STRUCTURES = {
 }
 
 
+# ---------------------------------------------------------------------------- independent values
+# Expected relative electron densities and CT numbers computed here from published data, not
+# from rtwin.materials: a change in rtwin's tissue table, its electron-density code or its
+# calibration shows up as a failure.
+#: IUPAC standard atomic weights (conventional values, CIAAW 2021), g/mol.
+ATOMIC_WEIGHT = {
+    "H": 1.008,
+    "C": 12.011,
+    "N": 14.007,
+    "O": 15.999,
+    "Na": 22.990,
+    "Mg": 24.305,
+    "P": 30.974,
+    "S": 32.06,
+    "Cl": 35.45,
+    "K": 39.098,
+    "Ca": 40.078,
+}
+ATOMIC_NUMBER = {"H": 1, "C": 6, "N": 7, "O": 8, "Na": 11, "Mg": 12, "P": 15, "S": 16}
+ATOMIC_NUMBER |= {"Cl": 17, "K": 19, "Ca": 20}
+#: (density g/cm3, elemental mass fractions). Soft tissue (adult male) and cortical bone
+#: (adult): ICRU Report 46 (1992); lung: the ICRP lung composition of the NIST tables
+#: (Geant4's G4_LUNG_ICRP) at the inflated-lung density of slab studies, 0.26 g/cm3.
+SOFT_TISSUE_ICRU46_MALE = (
+    1.03,
+    {
+        "H": 0.105,
+        "C": 0.256,
+        "N": 0.027,
+        "O": 0.602,
+        "Na": 0.001,
+        "P": 0.002,
+        "S": 0.003,
+        "Cl": 0.002,
+        "K": 0.002,
+    },
+)
+CORTICAL_BONE_ICRU46 = (
+    1.92,
+    {
+        "H": 0.034,
+        "C": 0.155,
+        "N": 0.042,
+        "O": 0.435,
+        "Na": 0.001,
+        "Mg": 0.002,
+        "P": 0.103,
+        "S": 0.003,
+        "Ca": 0.225,
+    },
+)
+LUNG_ICRP_INFLATED = (
+    0.26,
+    {
+        "H": 0.105,
+        "C": 0.083,
+        "N": 0.023,
+        "O": 0.779,
+        "Na": 0.002,
+        "P": 0.001,
+        "S": 0.002,
+        "Cl": 0.003,
+        "K": 0.002,
+    },
+)
+#: matRad_default.hlut (HU, relative electron density), the nodes rtwin's default calibration
+#: cites, written out here; the phantoms paint the CT number whose RED is the tissue's.
+MATRAD_HLUT = (
+    (-1024, 0.001),
+    (-999, 0.001),
+    (-90, 0.95),
+    (-45, 0.99),
+    (0, 1.0),
+    (100, 1.095),
+    (350, 1.199),
+    (3000, 2.505),
+)
+
+
+def _electrons_per_gram(fractions: dict[str, float]) -> float:
+    """Mol electrons per gram: sum of w_i Z_i / A_i."""
+    assert sum(fractions.values()) == pytest.approx(1.0, abs=1e-9)
+    return sum(w * ATOMIC_NUMBER[e] / ATOMIC_WEIGHT[e] for e, w in fractions.items())
+
+
+WATER_ELECTRONS_PER_CM3 = 10.0 / (2 * ATOMIC_WEIGHT["H"] + ATOMIC_WEIGHT["O"])  # H2O, 1 g/cm3
+
+
+def _red(material: tuple[float, dict[str, float]]) -> float:
+    """Relative electron density: electrons per cm3 relative to water's."""
+    density, fractions = material
+    return density * _electrons_per_gram(fractions) / WATER_ELECTRONS_PER_CM3
+
+
+def _hu_of_red(red: float) -> float:
+    """The CT number the HLUT maps to ``red`` (its RED is increasing above -999 HU)."""
+    hu, values = np.array(MATRAD_HLUT[1:], dtype=float).T
+    return float(np.interp(red, values, hu))
+
+
+def test_independent_reference_values_are_sane():
+    # Water by its own composition is 1; denser, calcium-rich bone is near 1.78 (ICRU 46).
+    water = (1.0, {"H": 2 * 1.008 / 18.015, "O": 15.999 / 18.015})
+    assert _red(water) == pytest.approx(1.0, abs=1e-4)
+    assert _hu_of_red(1.0) == 0.0
+    assert 1.7 < _red(CORTICAL_BONE_ICRU46) < 1.85
+
+
 @pytest.fixture(scope="module")
 def built() -> dict[str, rtwin.Patient]:
     return {name: build() for name, build in BUILDERS.items()}
@@ -217,19 +325,21 @@ def test_slab_radiological_path_length_is_exact_on_voxel_aligned_slabs():
     )
     red = patient.relative_electron_density.values.astype(np.float64)
     path_mm = red.sum(axis=1) * voxel[1]  # along y (depth), every (z, x) column
-    lung_tissue, bone_tissue = slab_material("lung"), slab_material("bone")
-    lung = lung_tissue.relative_electron_density
-    bone = bone_tissue.relative_electron_density
-    air = float(default_calibration().relative_electron_density([-1000.0])[0])
+    lung, bone = _red(LUNG_ICRP_INFLATED), _red(CORTICAL_BONE_ICRU46)
+    air = dict(MATRAD_HLUT)[-999]  # the HLUT's air (-1000 HU lies on its flat first segment)
     expected = 50.0 * lung + 10.0 * bone + (200.0 - 60.0) * 1.0 + 2 * 10.0 * air
     inside = patient.structures["Body"].mask.any(axis=1)
-    np.testing.assert_allclose(path_mm[inside], expected, rtol=1e-6)
+    np.testing.assert_allclose(path_mm[inside], expected, rtol=1e-4)
     # Every voxel is one material: no partial volumes; slab voxel counts are exact.
     np.testing.assert_allclose(
         np.unique(patient.image.values),
-        sorted([-1000.0, _hu(lung_tissue), 0.0, _hu(bone_tissue)]),
-        rtol=1e-6,
+        sorted([-1000.0, _hu_of_red(lung), 0.0, _hu_of_red(bone)]),
+        rtol=1e-4,
     )
+    for name, expected_red in (("Slab1_lung", lung), ("Slab2_bone", bone)):
+        np.testing.assert_allclose(
+            red[patient.structures[name].mask], expected_red, rtol=1e-4, err_msg=name
+        )
     assert patient.structures["Slab1_lung"].volume_cc == pytest.approx(40 * 50 * 50 / 1000)
     assert patient.structures["Slab2_bone"].volume_cc == pytest.approx(40 * 50 * 10 / 1000)
 
@@ -254,7 +364,7 @@ def test_slab_unaligned_boundaries_use_partial_volumes():
     layers = [Slab(material="lung", depth_mm=31.0, thickness_mm=47.0)]
     patient = slab(slabs=layers, depth_mm=100.0, width_mm=20, voxel_mm=5.0)
     red = patient.relative_electron_density.values.astype(np.float64)
-    lung = slab_material("lung").relative_electron_density
+    lung = _red(LUNG_ICRP_INFLATED)
     expected = 47.0 * lung + 53.0
     np.testing.assert_allclose(red.sum(axis=1) * 5.0, expected, rtol=0.01)
 
@@ -262,15 +372,17 @@ def test_slab_unaligned_boundaries_use_partial_volumes():
 def test_slab_materials_hu_and_density_from_the_calibration():
     calibration = default_calibration()
     lung = slab_material("lung")
-    assert lung.density_g_cm3 == 0.26
-    assert lung.relative_electron_density == pytest.approx(0.2583, abs=1e-4)
-    assert _hu(lung) == pytest.approx(-752.5, abs=0.1)
-    # Schneider's HU -> mass density curve gives 0.256 g/cm3 back at the lung HU.
-    assert calibration.mass_density([_hu(lung)])[0] == pytest.approx(0.26, abs=0.01)
+    assert lung.density_g_cm3 == LUNG_ICRP_INFLATED[0]
+    assert lung.relative_electron_density == pytest.approx(_red(LUNG_ICRP_INFLATED), rel=1e-4)
+    # Schneider's HU -> mass density curve (another curve than the HLUT) gives the density
+    # back at the lung's CT number, within its 0.01 g/cm3 scatter.
+    lung_hu = _hu_of_red(_red(LUNG_ICRP_INFLATED))
+    assert calibration.mass_density([lung_hu])[0] == pytest.approx(0.26, abs=0.01)
     bone = slab_material("bone")
     assert bone == tissue("cortical bone (ICRU 46 adult)")
-    assert _hu(bone) == pytest.approx(1530.1, abs=0.1)
-    assert _hu(slab_material("water")) == 0.0
+    assert bone.density_g_cm3 == CORTICAL_BONE_ICRU46[0]
+    assert bone.relative_electron_density == pytest.approx(_red(CORTICAL_BONE_ICRU46), rel=1e-4)
+    assert slab_material("water").relative_electron_density == pytest.approx(1.0, abs=1e-12)
     with pytest.raises(MaterialsError, match="'water', 'lung', 'bone'"):
         slab_material("steel")
 
@@ -301,14 +413,6 @@ def test_slab_spec_validation():
         Slab(material="lung", depth_mm=-1, thickness_mm=10)
     with pytest.raises(MaterialsError, match="cork"):
         Slab(material="cork", depth_mm=0, thickness_mm=10)
-
-
-def _hu(material) -> float:
-    return (
-        default_calibration()
-        .curve("relative_electron_density")
-        .inverse(material.relative_electron_density)
-    )
 
 
 # ---------------------------------------------------------------------------- C-shape
@@ -429,7 +533,12 @@ def test_prostate_anatomy_and_hu(built):
     assert values.min() == -1000.0
     assert 250 < values[s["FemoralHead_L"].mask].mean() < 800  # trabecular inside a cortex
     assert values.max() > 1000
-    assert np.median(values[s["PTV"].mask]) == pytest.approx(24.4, abs=0.1)  # soft tissue
+    # Soft tissue: the voxels' RED through the calibration is ICRU 46 soft tissue's, and
+    # their CT number the one the HLUT gives that RED.
+    soft = _red(SOFT_TISSUE_ICRU46_MALE)
+    red = patient.relative_electron_density.values
+    assert np.median(red[s["PTV"].mask]) == pytest.approx(soft, rel=1e-4)
+    assert np.median(values[s["PTV"].mask]) == pytest.approx(_hu_of_red(soft), abs=0.05)
     assert np.median(values[s["Bladder"].mask]) == 0.0  # urine as water
     assert s["PTV"].volume_cc == pytest.approx(4 / 3 * math.pi * 29 * 24 * 27 / 1000, rel=0.06)
 
@@ -467,7 +576,10 @@ def test_head_neck_cord_inside_the_vertebrae_and_organ_sides():
     values = patient.image.values
     assert values[s["Airway"].mask].min() == -1000.0
     assert 300 < values[s["Vertebrae"].mask].mean() < 1100
-    assert np.median(values[s["Parotid_L"].mask]) == pytest.approx(24.4, abs=0.1)
+    soft = _red(SOFT_TISSUE_ICRU46_MALE)
+    red = patient.relative_electron_density.values
+    assert np.median(red[s["Parotid_L"].mask]) == pytest.approx(soft, rel=1e-4)
+    assert np.median(values[s["Parotid_L"].mask]) == pytest.approx(_hu_of_red(soft), abs=0.05)
     assert values.min() == -1000.0
 
 

@@ -16,6 +16,7 @@ from rtwin.io._files import (
     Header,
     as_path,
     dcmread_quietly,
+    instance_label,
     log_notes,
     scan,
     text,
@@ -24,7 +25,7 @@ from rtwin.io._files import (
 from rtwin.io._pseudonymize import pseudonymize_id, random_key
 from rtwin.io._rtstruct import parse_rtstruct
 from rtwin.io._series import ImageSeries, build_series, select_image_series
-from rtwin.patient import Patient, PatientPosition, Provenance
+from rtwin.patient import Patient, PatientPosition, Provenance, hash_file
 
 __all__ = ["read_dicom"]
 
@@ -148,7 +149,10 @@ def read_dicom(
         structures = parsed.structures
         notes.extend(parsed.notes)
         repairs.extend(parsed.repairs)
-        steps.append(f"structure set chosen: {how}")
+        digest = parsed.provenance.inputs[0][1]
+        steps.append(
+            f"structure set chosen: {instance_label(parsed.sop_instance_uid, digest)} ({how})"
+        )
         steps.extend(parsed.provenance.steps)
         inputs.extend(parsed.provenance.inputs)
     else:
@@ -201,8 +205,16 @@ def read_dicom(
 
 
 def _describe(header: Header) -> str:
+    """A structure set for an error message (which is not stored: it may name the path)."""
     label = f" label {header.label!r}," if header.label else ""
-    return f"{header.path} ({label} SOP instance {header.sop_instance_uid})".replace("(,", "(")
+    return f"{header.path} ({label} SOP instance {header.sop_instance_uid})".replace("( ", "(")
+
+
+def _label(header: Header) -> str:
+    """A structure set for notes, repairs, warnings and provenance: never its file name."""
+    if header.sop_instance_uid:
+        return header.sop_instance_uid
+    return instance_label("", hash_file(header.path))
 
 
 def _choose_rtstruct(
@@ -214,7 +226,7 @@ def _choose_rtstruct(
     cautions: list[str],
 ) -> tuple[Path | None, str]:
     if rtstruct is not None:
-        return as_path(rtstruct, "RTSTRUCT file"), f"{Path(rtstruct).name} named by the caller"
+        return as_path(rtstruct, "RTSTRUCT file"), "named by the caller with rtstruct=..."
     uid = series.series_instance_uid
     frame = series.frame_of_reference_uid
     candidates = [h for h in headers if h.sop_class_uid == RT_STRUCTURE_SET_STORAGE]
@@ -250,23 +262,24 @@ def _choose_rtstruct(
             )
         if group:
             chosen, why = group[0], reason
-            how = f"{chosen.path.name} ({reason})"
+            how = reason
             if group is unlinked:
                 repairs.append(
-                    f"structure set {group[0].path.name} references no image series and no frame "
+                    f"structure set {_label(chosen)} references no image series and no frame "
                     f"of reference; assumed to belong to series {uid} as {reason}"
                 )
             break
-    unused = [h.path.name for g, _ in ranked for h in g if h is not chosen]
+    unused = [_label(h) for g, _ in ranked for h in g if h is not chosen]
     if chosen is not None and unused:
         notes.append(
-            f"structure set {chosen.path.name} was chosen because {why}; also found and not used: {', '.join(unused)} (name one with rtstruct=...)"
+            f"structure set {_label(chosen)} was chosen because {why}; also found and not used: "
+            f"{', '.join(unused)} (name one with rtstruct=...)"
         )
     for header in others:
         if chosen is not None and header is chosen:
             continue
         cautions.append(
-            f"structure set {header.path.name} was not used: it references series "
+            f"structure set {_label(header)} was not used: it references series "
             f"{', '.join(header.referenced_series_uids) or '(none)'} / frame of reference "
             f"{', '.join(header.referenced_frame_uids) or '(none)'}, not series {uid} in "
             f"{frame or '(no frame of reference)'}. To use it anyway pass rtstruct=... (and "

@@ -232,6 +232,17 @@ def read_file(path: Path) -> tuple[Any, str, list[str]]:
     return dataset, digest, messages
 
 
+def instance_label(sop_instance_uid: str, sha256: str) -> str:
+    """How notes, repairs and provenance name a file: its SOP instance UID, else a hash.
+
+    Never a file name or path: those often hold a patient's name or ID
+    (``RS_Doe.dcm``), and notes and provenance travel with pseudonymized
+    data.
+    """
+    uid = str(sop_instance_uid).strip()
+    return uid if uid else f"sha256:{sha256[:16]}"
+
+
 def _sop_class(dataset: Any) -> str:
     value = text(dataset, "SOPClassUID")
     if not value:

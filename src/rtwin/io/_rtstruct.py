@@ -20,6 +20,7 @@ from rtwin.io._files import (
     RT_STRUCTURE_SET_STORAGE,
     _sop_class,
     as_path,
+    instance_label,
     kind_of,
     log_notes,
     read_file,
@@ -187,9 +188,10 @@ def read_rtstruct(
         know the UID in the file is wrong.
     repair
         Read the contours even when the file references images missing from
-        the series, and clip contours that lie outside the grid (the part
-        outside is lost; ROIs left empty are skipped). Each repair is
-        reported.
+        the series, clip contours that lie outside the grid (the part
+        outside is lost; ROIs left empty are skipped), and drop contours
+        whose ContourData is unreadable (that plane of the ROI is lost).
+        Each repair is reported.
 
     Returns
     -------
@@ -202,8 +204,9 @@ def read_rtstruct(
     DicomError
         Not an RT Structure Set (by SOP class), unreadable, a frame of
         reference mismatch (naming both UIDs), references to images missing
-        from the series or contours outside the grid (without ``repair``),
-        duplicate ROI numbers, or contours not parallel to the grid's slices.
+        from the series, contours outside the grid or unreadable
+        ContourData (without ``repair``), duplicate ROI numbers, or
+        contours not parallel to the grid's slices.
 
     Notes
     -----
@@ -226,7 +229,11 @@ def read_rtstruct(
       degenerate contours (fewer than three points or zero area).
     - Repaired always (a harmless fix, reported): a Modality tag other than
       RTSTRUCT on an RT Structure Set Storage object, missing or duplicate
-      ROI names (duplicates get `` (ROI n)`` appended).
+      ROI names (duplicates get `` (ROI n)`` appended), several
+      ROIContourSequence items for one ROI number (their contours are
+      merged; a contour repeated exactly in two items is kept once).
+    - Notes, repairs and provenance name the file by its SOP instance UID,
+      never by its name or path; error messages name the file.
     - An empty FrameOfReferenceUID on either side means "unknown": the
       check is skipped and noted, not failed.
     - Contour points may lie up to half a voxel beyond the grid's extent
@@ -268,7 +275,8 @@ class _Roi:
     number: int
     name: str
     frame_uid: str
-    contour_item: Any = None
+    contour_items: list[Any] = field(default_factory=list)
+    contours: list[Any] = field(default_factory=list)
     interpreted_type: str = ""
 
 
@@ -313,13 +321,17 @@ def parse_rtstruct(
     repairs: list[str] = []
     preamble = sniff(file)
     dataset, digest, messages = read_file(file)
-    name = file.name
+    sop_uid = text(dataset, "SOPInstanceUID")
+    # Notes, repairs and provenance name the file by its SOP instance UID (file names may
+    # hold a patient's name); error messages, which are not stored, name the file.
+    name = f"structure set {instance_label(sop_uid, digest)}"
+    where = file.name
     sop_class = _sop_class(dataset)
     modality_tag = text(dataset, "Modality")
     if sop_class != RT_STRUCTURE_SET_STORAGE:
         if sop_class or modality_tag != "RTSTRUCT" or "StructureSetROISequence" not in dataset:
             raise DicomError(
-                f"{name} is {kind_of(sop_class) if sop_class else 'a DICOM object without SOP class'}"
+                f"{where} is {kind_of(sop_class) if sop_class else 'a DICOM object without SOP class'}"
                 f" (SOP class {sop_class or 'missing'}), not an RT Structure Set Storage object"
             )
         repairs.append(
@@ -343,7 +355,7 @@ def parse_rtstruct(
             continue
         if number in rois:
             raise DicomError(
-                f"{name}: ROINumber {number} appears twice in StructureSetROISequence "
+                f"{where}: ROINumber {number} appears twice in StructureSetROISequence "
                 f"({rois[number].name!r} and {text(item, 'ROIName')!r}); ROIs cannot be linked "
                 "to their contours unambiguously"
             )
@@ -362,7 +374,9 @@ def parse_rtstruct(
                 )
             )
             continue
-        rois[number].contour_item = item
+        rois[number].contour_items.append(item)
+    for roi in rois.values():
+        roi.contours = _merged_contours(roi, name, repairs)
     observations = dataset.get("RTROIObservationsSequence", None) or ()
     if not observations and rois:
         notes.append(f"{name}: no RTROIObservationsSequence; every structure gets role 'other'")
@@ -402,6 +416,7 @@ def parse_rtstruct(
         found = referenced_images & set(series.slice_sop_instance_uids)
     _check_frame(
         name,
+        where,
         rois,
         expected_frame,
         own_frame,
@@ -414,6 +429,7 @@ def parse_rtstruct(
     if series is not None:
         _check_references(
             name,
+            where,
             series,
             referenced_images,
             found,
@@ -427,7 +443,7 @@ def parse_rtstruct(
     prepared: list[tuple[_Roi, list[NDArray[np.float64]]]] = []
     outside: list[str] = []
     for roi in rois.values():
-        polygons, reason = _polygons(roi, grid, name, notes)
+        polygons, reason = _polygons(roi, grid, name, where, repair, notes, repairs)
         if reason is not None:
             skipped.append(SkippedROI(number=roi.number, name=roi.name, reason=reason))
             continue
@@ -443,14 +459,13 @@ def parse_rtstruct(
     if outside and not repair:
         extent = _grid_extent(grid)
         raise DicomError(
-            f"{name}: contours of {len(outside)} ROI(s) lie outside the image grid "
+            f"{where}: contours of {len(outside)} ROI(s) lie outside the image grid "
             f"({extent}): {'; '.join(outside)}. The structure set may belong to another "
             "image, or the image may be cropped; pass repair=True to clip the contours to "
             "the grid"
         )
-    structures = _structures(prepared, grid, name, skipped, notes, repairs)
+    structures = _structures(prepared, grid, name, where, skipped, notes, repairs)
     label = text(dataset, "StructureSetLabel")
-    sop_uid = text(dataset, "SOPInstanceUID")
     for entry in skipped:
         logger.info(
             "%s: ROI %r (number %d) skipped: %s", name, entry.name, entry.number, entry.reason
@@ -461,7 +476,7 @@ def parse_rtstruct(
         + (f" ({', '.join(f'{s.name}: {s.reason}' for s in skipped)})" if skipped else "")
     )
     provenance = Provenance(
-        inputs=((f"RTSTRUCT {sop_uid or name}", digest),),
+        inputs=((f"RTSTRUCT {instance_label(sop_uid, digest)}", digest),),
         steps=(step, *(f"note: {n}" for n in notes), *(f"repaired: {r}" for r in repairs)),
     )
     return RTStruct(
@@ -479,13 +494,50 @@ def parse_rtstruct(
 
 
 def _contours_of(roi: _Roi) -> Sequence[Any]:
-    if roi.contour_item is None:
-        return ()
-    return roi.contour_item.get("ContourSequence", None) or ()
+    return roi.contours
+
+
+def _contour_key(contour: Any) -> tuple[str, ...]:
+    """What makes two contours the same: geometric type and the ContourData as written."""
+    data = contour.get("ContourData", None)
+    values = [data] if isinstance(data, str) or data is None else list(data)
+    return (text(contour, "ContourGeometricType").upper(), *(str(v) for v in values))
+
+
+def _merged_contours(roi: _Roi, name: str, repairs: list[str]) -> list[Any]:
+    """The contours of all ROIContourSequence items of one ROI (several items: a repair).
+
+    A second item for the same ROI number would otherwise replace the
+    first and silently lose its contours; they are merged instead, and a
+    contour repeated exactly in several items is kept once (under the
+    even-odd rule two copies would cancel each other out).
+    """
+    items = roi.contour_items
+    if len(items) <= 1:
+        return list(items[0].get("ContourSequence", None) or ()) if items else []
+    merged: list[Any] = []
+    seen: set[tuple[str, ...]] = set()
+    repeated = 0
+    for index, item in enumerate(items):
+        for contour in item.get("ContourSequence", None) or ():
+            key = _contour_key(contour)
+            if index > 0 and key in seen:
+                repeated += 1
+                continue
+            seen.add(key)
+            merged.append(contour)
+    counts = ", ".join(str(len(item.get("ContourSequence", None) or ())) for item in items)
+    repairs.append(
+        f"{name}: ROI {roi.name!r} (number {roi.number}) has {len(items)} ROIContourSequence "
+        f"items ({counts} contours); their contours were merged into one ROI"
+        + (f" ({repeated} contour repeated exactly in another item kept once)" if repeated else "")
+    )
+    return merged
 
 
 def _check_frame(
     name: str,
+    where: str,
     rois: dict[int, _Roi],
     expected: str,
     own: str,
@@ -522,7 +574,7 @@ def _check_frame(
             "so the UID in the file may be wrong."
         )
     raise DicomError(
-        f"{name} is in frame of reference {theirs} but the image is in {expected} (ROIs "
+        f"{where} is in frame of reference {theirs} but the image is in {expected} (ROIs "
         f"{names}); contours in another frame of reference are in another coordinate system."
         f"{hint} If you know the geometry matches, pass ignore_frame_of_reference=True"
     )
@@ -530,6 +582,7 @@ def _check_frame(
 
 def _check_references(
     name: str,
+    where: str,
     series: ImageSeries,
     referenced_images: set[str],
     found: set[str],
@@ -549,16 +602,16 @@ def _check_references(
         return
     example = sorted(missing)[0]
     message = (
-        f"{name} references {len(missing)} image(s) that are not in series "
+        f"references {len(missing)} image(s) that are not in series "
         f"{series.series_instance_uid} (e.g. {example}); {len(found)} referenced image(s) are"
     )
     if not repair:
         raise DicomError(
-            f"{message}. The series may be incomplete, or the structure set may belong to other "
-            "images; pass repair=True to read the contours anyway (contours outside the image "
-            "are clipped)"
+            f"{where} {message}. The series may be incomplete, or the structure set may belong "
+            "to other images; pass repair=True to read the contours anyway (contours outside "
+            "the image are clipped)"
         )
-    repairs.append(f"{message}; contours read by their coordinates")
+    repairs.append(f"{name} {message}; contours read by their coordinates")
 
 
 def _area(points: NDArray[np.float64]) -> float:
@@ -566,12 +619,30 @@ def _area(points: NDArray[np.float64]) -> float:
     return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
 
 
+def _contour_id(contour: Any, position: int) -> str:
+    number = _int(contour.get("ContourNumber", None))
+    if number is not None:
+        return f"ContourNumber {number}"
+    return f"contour {position} (no ContourNumber)"
+
+
 def _polygons(
-    roi: _Roi, grid: Grid, name: str, notes: list[str]
+    roi: _Roi,
+    grid: Grid,
+    name: str,
+    where: str,
+    repair: bool,
+    notes: list[str],
+    repairs: list[str],
 ) -> tuple[list[NDArray[np.float64]], str | None]:
-    """Closed planar polygons of one ROI, or the reason the ROI is skipped."""
+    """Closed planar polygons of one ROI, or the reason the ROI is skipped.
+
+    Unreadable ContourData (not numbers, not triplets, not finite) is an
+    error unless ``repair``: dropping a contour silently would lose a slice
+    of the structure.
+    """
     contours = _contours_of(roi)
-    if roi.contour_item is None:
+    if not roi.contour_items:
         return [], "no ROIContourSequence item (no contours)"
     if not contours:
         return [], "no contours"
@@ -581,9 +652,9 @@ def _polygons(
     degenerate = 0
     closing = 0
     miscounted = 0
-    broken = 0
+    broken: list[str] = []
     spacing = grid.spacing_mm
-    for contour in contours:
+    for position, contour in enumerate(contours, start=1):
         kind = text(contour, "ContourGeometricType").upper()
         if not kind:
             kind = "CLOSED_PLANAR"
@@ -592,13 +663,16 @@ def _polygons(
         if kind != "CLOSED_PLANAR":
             continue
         raw = contour.get("ContourData", None)
+        if isinstance(raw, str):
+            raw = [raw]
         try:
             values = np.array([float(v) for v in (raw or ())], dtype=np.float64)
         except (TypeError, ValueError):
-            broken += 1
-            continue
-        if values.size % 3 or not np.all(np.isfinite(values)):
-            broken += 1
+            values = np.array([np.nan])
+        if values.size == 0 or values.size % 3 or not np.all(np.isfinite(values)):
+            shown = "\\".join(str(v) for v in (raw or ()))
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            broken.append(f"{_contour_id(contour, position)} ({shown!r})")
             continue
         points = values.reshape(-1, 3)
         stated = _int(contour.get("NumberOfContourPoints", None))
@@ -620,7 +694,19 @@ def _polygons(
     if untyped:
         notes.append(f"{label}: {untyped} contour(s) without ContourGeometricType read as closed")
     if broken:
-        notes.append(f"{label}: {broken} contour(s) with unreadable ContourData ignored")
+        listing = ", ".join(broken[:5]) + (
+            f" and {len(broken) - 5} more" if len(broken) > 5 else ""
+        )
+        problem = (
+            f"ROI {roi.name!r} (number {roi.number}): {len(broken)} of {len(contours)} contour(s) "
+            f"have unreadable ContourData (not x, y, z triplets of finite numbers): {listing}"
+        )
+        if not repair:
+            raise DicomError(
+                f"{where}: {problem}. Dropping them would lose those planes of the structure; "
+                "pass repair=True to read the ROI without them (reported), or fix the file"
+            )
+        repairs.append(f"{name}: {problem}; those contours were dropped")
     if miscounted:
         notes.append(
             f"{label}: NumberOfContourPoints disagrees with ContourData in {miscounted} "
@@ -690,9 +776,10 @@ def _grid_extent(grid: Grid) -> str:
 
 
 def _color(roi: _Roi, name: str, notes: list[str]) -> tuple[int, int, int] | None:
-    if roi.contour_item is None:
-        return None
-    raw = roi.contour_item.get("ROIDisplayColor", None)
+    raw = next(
+        (c for c in (i.get("ROIDisplayColor", None) for i in roi.contour_items) if c is not None),
+        None,
+    )
     if raw is None:
         return None
     try:
@@ -709,6 +796,7 @@ def _structures(
     prepared: list[tuple[_Roi, list[NDArray[np.float64]]]],
     grid: Grid,
     name: str,
+    where: str,
     skipped: list[SkippedROI],
     notes: list[str],
     repairs: list[str],
@@ -738,7 +826,7 @@ def _structures(
         try:
             mask = rasterize_contours(grid, polygons, name=title)
         except StructureError as error:
-            raise DicomError(f"{name}: ROI {roi.name!r} (number {roi.number}): {error}") from error
+            raise DicomError(f"{where}: ROI {roi.name!r} (number {roi.number}): {error}") from error
         if not mask.any():
             skipped.append(
                 SkippedROI(

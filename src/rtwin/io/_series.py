@@ -19,6 +19,7 @@ from rtwin.io._files import (
     IMAGE_SOP_CLASSES,
     MULTIFRAME_SOP_CLASSES,
     Header,
+    instance_label,
     kind_of,
     log_notes,
     most_common,
@@ -76,8 +77,9 @@ class ImageSeries:
     files
         The files read (or written), sorted along the slice normal.
     notes
-        Things handled on the way that changed no geometry (no preamble,
-        padding replaced, missing rescale tags, ...), also logged at INFO.
+        Things handled on the way that changed no geometry or value (no
+        preamble, padding replaced, ...), also logged at INFO. Files are
+        named by SOP instance UID, never by file name.
     repairs
         Each repair made with ``repair=True`` or without asking (a wrong
         Modality tag); each was also emitted as a
@@ -171,8 +173,10 @@ def read_image_series(
         Repair what would otherwise raise: uneven or missing slices are
         resampled onto a uniform spacing (linear interpolation along the
         slice normal), exact duplicate slices are dropped, slices of a
-        different size or orientation than the majority are dropped, and a
-        single slice without any spacing tag gets 1 mm. Each repair is
+        different size or orientation than the majority are dropped, a
+        single slice without any spacing tag gets 1 mm, and missing
+        RescaleSlope / RescaleIntercept (on a CT, or on some files of an MR
+        series only) are taken as 1 and 0. Each repair is
         emitted as a :class:`~rtwin.errors.RtwinWarning` and recorded in
         ``ImageSeries.repairs`` and its provenance.
     recursive
@@ -191,8 +195,9 @@ def read_image_series(
     DicomError
         No image series, several and none named, a named one missing,
         missing geometry tags, slices of inconsistent size/orientation,
-        uneven or missing slices or duplicate positions (without
-        ``repair``), different images at one position, a sheared
+        uneven or missing slices, duplicate positions or missing rescale
+        tags (without ``repair``), an unreadable RescaleSlope or
+        RescaleIntercept (always), different images at one position, a sheared
         (gantry-tilted) series, compressed pixel data without a decoder,
         or enhanced multi-frame objects (not supported).
 
@@ -209,11 +214,18 @@ def read_image_series(
     along a row (DICOM PixelSpacing[1], the column spacing) and ``j`` down
     the columns (PixelSpacing[0]); ImageOrientationPatient is
     renormalised, so oblique series are read exactly. Values are
-    ``stored × RescaleSlope + RescaleIntercept`` (1 and 0 when absent);
-    voxels equal to PixelPaddingValue (or within PixelPaddingRangeLimit)
+    ``stored × RescaleSlope + RescaleIntercept``. Both are Type 1 in the CT
+    Image module: a CT file without them, or an MR series with them on some
+    files only, is an error unless ``repair=True`` (then 1 and 0, reported);
+    an MR series without them on every file is read as stored. A value
+    that is not a number (``-1O24``) is always an error, never taken as
+    missing. Voxels equal to PixelPaddingValue (or within PixelPaddingRangeLimit)
     become air (−1000 HU) for CT and 0 for MR, which is noted. No file is
     modified; each is read once, and its SHA-256 is that of the bytes
-    parsed.
+    parsed. Notes, repairs and provenance name files by SOP instance UID
+    (or ``sha256:`` and a hash prefix), never by file name or path, which
+    may hold the patient's name; error messages, which are not recorded,
+    name the file.
 
     Examples
     --------
@@ -302,7 +314,8 @@ class _Slice:
     columns: int
     values: NDArray[np.float64]
     padded: int
-    rescale_missing: bool
+    has_slope: bool
+    has_intercept: bool
     study_uid: str
     frame_uid: str
     patient_position: str
@@ -339,6 +352,31 @@ def _optional_float(dataset: Any, keyword: str) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if np.isfinite(number) else None
+
+
+def _rescale_value(dataset: Any, keyword: str, path: Path) -> float | None:
+    """RescaleSlope or RescaleIntercept: None when absent or empty, a DicomError when unreadable.
+
+    An unreadable value is never taken as missing: a default would shift or
+    scale every value of the slice (an intercept of 0 instead of -1024 makes
+    water read as +1024 HU).
+    """
+    value = dataset.get(keyword, None)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str) and hasattr(value, "__len__") and len(value) == 0:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not np.isfinite(number):
+        raise DicomError(
+            f"{path.name}: {keyword} {str(value)!r} is not a finite number, so the stored values "
+            "of this slice cannot be rescaled without guessing; correct the tag in (a copy of) "
+            "the file, e.g. with pydicom, and read it again"
+        )
+    return number
 
 
 def _read_slice(header: Header, modality: Modality) -> _Slice:
@@ -379,8 +417,8 @@ def _read_slice(header: Header, modality: Modality) -> _Slice:
             f"{path.name}: pixel data has shape {stored.shape} but Rows x Columns is "
             f"{rows} x {columns}"
         )
-    slope = _optional_float(dataset, "RescaleSlope")
-    intercept = _optional_float(dataset, "RescaleIntercept")
+    slope = _rescale_value(dataset, "RescaleSlope", path)
+    intercept = _rescale_value(dataset, "RescaleIntercept", path)
     if slope == 0:
         raise DicomError(f"{path.name}: RescaleSlope is 0; the stored values cannot be rescaled")
     values = stored.astype(np.float64) * (1.0 if slope is None else slope) + (
@@ -406,7 +444,8 @@ def _read_slice(header: Header, modality: Modality) -> _Slice:
         columns=columns,
         values=values,
         padded=padded,
-        rescale_missing=slope is None or intercept is None,
+        has_slope=slope is not None,
+        has_intercept=intercept is not None,
         study_uid=text(dataset, "StudyInstanceUID"),
         frame_uid=text(dataset, "FrameOfReferenceUID"),
         patient_position=text(dataset, "PatientPosition").upper(),
@@ -420,9 +459,21 @@ def _read_slice(header: Header, modality: Modality) -> _Slice:
 
 
 def _names(slices: Sequence[_Slice], limit: int = 4) -> str:
+    """File names, for error messages only (notes, repairs and provenance use :func:`_ids`)."""
     names = [s.path.name for s in slices[:limit]]
     more = f" and {len(slices) - limit} more" if len(slices) > limit else ""
     return ", ".join(names) + more
+
+
+def _ids(slices: Sequence[_Slice], limit: int = 4) -> str:
+    """SOP instance UIDs (or content hashes) of slices, for notes, repairs and provenance.
+
+    File names and paths may hold a patient's name; they never reach the
+    notes, repairs or provenance.
+    """
+    labels = [instance_label(s.sop_instance_uid, s.sha256) for s in slices[:limit]]
+    more = f" and {len(slices) - limit} more" if len(slices) > limit else ""
+    return ", ".join(labels) + more
 
 
 # ---------------------------------------------------------------------- building the image
@@ -441,10 +492,12 @@ def build_series(headers: Sequence[Header], *, repair: bool) -> ImageSeries:
     repairs: list[str] = []
     slices = [_read_slice(h, modality) for h in sorted(headers, key=lambda h: str(h.path))]
     inputs = tuple(
-        (f"{modality.value} {s.sop_instance_uid or s.path.name}", s.sha256) for s in slices
+        (f"{modality.value} {instance_label(s.sop_instance_uid, s.sha256)}", s.sha256)
+        for s in slices
     )
 
     _collect_file_notes(slices, modality, notes, repairs)
+    _check_rescale(slices, modality, series_uid, repair, repairs)
     slices = _consistent_slices(slices, series_uid, repair, repairs)
     row, column, normal, renormalised = _directions(slices[0])
     if renormalised:
@@ -509,22 +562,16 @@ def _collect_file_notes(
     no_preamble = [s for s in slices if not s.has_preamble]
     if no_preamble:
         notes.append(
-            f"{len(no_preamble)} file(s) have no DICOM preamble/file meta ({_names(no_preamble)}); "
+            f"{len(no_preamble)} file(s) have no DICOM preamble/file meta ({_ids(no_preamble)}); "
             "read as raw data sets"
         )
     wrong = [s for s in slices if s.modality_tag and s.modality_tag != modality.value]
     if wrong:
         tags = sorted({s.modality_tag for s in wrong})
         repairs.append(
-            f"{len(wrong)} file(s) ({_names(wrong)}) have Modality {', '.join(map(repr, tags))} "
+            f"{len(wrong)} file(s) ({_ids(wrong)}) have Modality {', '.join(map(repr, tags))} "
             f"but SOP class {modality.value} Image Storage; read as {modality.value} (the SOP "
             "class decides)"
-        )
-    missing = [s for s in slices if s.rescale_missing]
-    if missing and modality is Modality.CT:
-        notes.append(
-            f"{len(missing)} CT file(s) lack RescaleSlope/RescaleIntercept ({_names(missing)}); "
-            "slope 1 and intercept 0 used"
         )
     padded = sum(s.padded for s in slices)
     if padded:
@@ -536,6 +583,54 @@ def _collect_file_notes(
     messages = sorted({m for s in slices for m in s.pydicom_messages})
     for message in messages:
         notes.append(f"pydicom: {message}")
+
+
+def _check_rescale(
+    slices: Sequence[_Slice],
+    modality: Modality,
+    series_uid: str,
+    repair: bool,
+    repairs: list[str],
+) -> None:
+    """Missing rescale tags: an error unless ``repair`` (then slope 1 / intercept 0, reported).
+
+    RescaleSlope and RescaleIntercept are Type 1 in the CT Image module, so a
+    CT slice without them is incomplete; an MR series (whose module does not
+    define them) may omit them, but not on some slices only.
+    """
+    if modality is Modality.CT:
+        lacking = [s for s in slices if not (s.has_slope and s.has_intercept)]
+        why = "they are Type 1 in the CT Image module"
+    else:
+        patterns = {(s.has_slope, s.has_intercept) for s in slices}
+        if len(patterns) == 1:
+            return
+        full = max(patterns, key=lambda p: (sum(p), p))
+        lacking = [s for s in slices if (s.has_slope, s.has_intercept) != full]
+        why = "the other files of the series have them"
+    if not lacking:
+        return
+    tags = [
+        tag
+        for tag, present in (
+            ("RescaleSlope", all(s.has_slope for s in lacking)),
+            ("RescaleIntercept", all(s.has_intercept for s in lacking)),
+        )
+        if not present
+    ]
+    problem = (
+        f"series {series_uid}: {len(lacking)} {modality.value} file(s) lack "
+        f"{'/'.join(tags)} ({why})"
+    )
+    if not repair:
+        raise DicomError(
+            f"{problem}: {_names(lacking)}. Their values cannot be converted to "
+            f"{'HU' if modality is Modality.CT else 'the series units'} without guessing; pass "
+            "repair=True to assume slope 1 and intercept 0 (reported), or fix the files"
+        )
+    repairs.append(
+        f"{problem} ({_ids(lacking)}); slope 1 and intercept 0 assumed for the missing tags"
+    )
 
 
 def _directions(reference: _Slice) -> tuple[NDArray[np.float64], ...]:
@@ -606,7 +701,7 @@ def _consistent_slices(
     dropped = [s for g in groups[1:] for s in g]
     repairs.append(
         f"series {series_uid}: dropped {len(dropped)} file(s) whose size, pixel spacing or "
-        f"orientation differ from the other {len(groups[0])} ({_names(dropped)}: "
+        f"orientation differ from the other {len(groups[0])} ({_ids(dropped)}: "
         f"{_describe_geometry(dropped[0])})"
     )
     return groups[0]
@@ -662,16 +757,16 @@ def _drop_duplicates(
         return slices, along
     count = sum(len(g) - 1 for _, g in duplicates)
     positions = ", ".join(f"{p:.3f}" for p, _ in duplicates[:5])
-    files = _names([s for _, g in duplicates for s in g[1:]])
+    repeated = [s for _, g in duplicates for s in g[1:]]
     if not repair:
         raise DicomError(
             f"series {series_uid}: {count} duplicate image(s) at positions {positions} mm along "
-            f"the slice normal ({files} repeat other files exactly). Pass repair=True to drop the "
-            "duplicates"
+            f"the slice normal ({_names(repeated)} repeat other files exactly). Pass repair=True "
+            "to drop the duplicates"
         )
     repairs.append(
         f"series {series_uid}: dropped {count} exact duplicate image(s) at positions {positions} "
-        f"mm ({files})"
+        f"mm ({_ids(repeated)})"
     )
     return [slices[i] for i in keep], along[keep]
 

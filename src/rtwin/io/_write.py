@@ -76,6 +76,40 @@ def _ds_list(values: NDArray[np.float64]) -> list[str]:
     return [_ds(v) for v in np.asarray(values, dtype=np.float64).ravel()]
 
 
+#: Maximum length in characters of the text value representations rtwin writes (PS3.5 6.2).
+_MAX_CHARACTERS = {"LO": 64, "SH": 16, "PN": 64}
+
+
+def _text_problem(value: str, vr: str) -> str:
+    """Why ``value`` cannot be one DICOM value of ``vr`` ('' when it can)."""
+    if "\\" in value:
+        return (
+            "it contains a backslash, which DICOM reads as the separator between values (it would "
+            "read back as several values)"
+        )
+    control = sorted({repr(c) for c in value if ord(c) < 32 or ord(c) == 127})
+    if control:
+        return f"it contains the control character(s) {', '.join(control)}"
+    if value != value.rstrip(" "):
+        return (
+            "it ends with a space, which DICOM treats as padding and drops (it would read back "
+            f"as {value.rstrip(' ')!r})"
+        )
+    if len(value) > _MAX_CHARACTERS[vr]:
+        return f"it has {len(value)} characters; DICOM {vr} holds at most {_MAX_CHARACTERS[vr]}"
+    return ""
+
+
+def _check_text(value: str, what: str, vr: str) -> str:
+    """``value`` as one valid DICOM text value, or a DicomError naming ``what`` (write strictly)."""
+    if not isinstance(value, str):
+        raise DicomError(f"{what} must be a str; got {type(value).__name__}")
+    problem = _text_problem(value, vr)
+    if problem:
+        raise DicomError(f"{what} {value!r} cannot be written as DICOM {vr}: {problem}")
+    return value
+
+
 def _check_uid(value: str | None, name: str) -> str:
     from pydicom.uid import generate_uid
 
@@ -203,7 +237,9 @@ def write_image_series(
     patient_id
         PatientID to write (e.g. ``patient.patient_id``, a pseudonym).
     patient_name
-        PatientName; the patient ID when omitted.
+        PatientName; the patient ID when omitted. No other identifying
+        attribute (birth date, sex, accession number, physician or
+        institution names) is written with a value.
     patient_position
         ``"HFS"``, ``"FFS"``, ... (e.g. ``patient.position``).
     frame_of_reference_uid, study_instance_uid, series_instance_uid
@@ -227,7 +263,9 @@ def write_image_series(
     ------
     DicomError
         Not a CT/MR image, a file exists (without ``overwrite``), invalid
-        UIDs or text values.
+        UIDs, or a ``patient_id``, ``patient_name`` or
+        ``series_description`` that is not one DICOM value (a backslash, a
+        control character, a trailing space, too long).
 
     Notes
     -----
@@ -275,6 +313,10 @@ def write_image_series(
             f"unknown patient_position {patient_position!r}; use one of "
             f"{[p.value for p in PatientPosition]}"
         ) from None
+    _check_text(patient_id, "patient_id", "LO")
+    if patient_name is not None:
+        _check_text(patient_name, "patient_name", "PN")
+    _check_text(series_description, "series_description", "LO")
     pydicom = _pydicom()
     modality = image.modality
     grid = image.grid
@@ -307,6 +349,7 @@ def write_image_series(
         ds.StudyTime = time
         ds.AccessionNumber = ""
         ds.Modality = modality.value
+        ds.Laterality = ""  # Type 2C: the body part (and whether it is paired) is unknown
         ds.Manufacturer = "rtwin"
         ds.ReferringPhysicianName = ""
         ds.StudyDescription = ""
@@ -323,6 +366,7 @@ def write_image_series(
             ds.SequenceVariant = "NONE"
             ds.ScanOptions = ""
             ds.MRAcquisitionType = ""
+            ds.RepetitionTime = ""  # Type 2C: required unless echo planar; unknown here
             ds.EchoTime = ""
             ds.EchoTrainLength = ""
             ds.SpacingBetweenSlices = _ds(spacing[2])
@@ -412,34 +456,53 @@ def _series_of(series: ImageSeries | str | os.PathLike[str]) -> ImageSeries:
     )
 
 
-def _patient_and_study(series: ImageSeries, patient_id: str | None) -> dict[str, str]:
-    """Patient and study attributes copied from the series' first file."""
-    keys = (
-        "PatientName",
-        "PatientID",
-        "PatientBirthDate",
-        "PatientSex",
-        "StudyDate",
-        "StudyTime",
-        "StudyID",
-        "AccessionNumber",
-        "ReferringPhysicianName",
-    )
-    values = dict.fromkeys(keys, "")
-    source = series.files[0] if series.files else None
-    if source is not None and source.is_file():
-        dataset, _ = dcmread_quietly(source, stop_before_pixels=True, convert_all=False)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            values.update({k: text(dataset, k) for k in keys})
-    elif patient_id is None:
+#: Patient and General Study attributes of a structure set (all Type 2).
+_PATIENT_AND_STUDY = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyDate",
+    "StudyTime",
+    "StudyID",
+    "AccessionNumber",
+    "ReferringPhysicianName",
+)
+
+
+def _patient_and_study(
+    series: ImageSeries, patient_id: str | None, copy_identity: bool
+) -> dict[str, str]:
+    """Patient and study attributes of the structure set (see write_rtstruct's Notes).
+
+    Identifying attributes (name, birth date, sex, accession number, study
+    ID, referring physician) are copied from the series only with
+    ``copy_identity``; otherwise they are written empty.
+    """
+    if patient_id is not None and copy_identity:
         raise DicomError(
-            "the series' files are not readable, so the patient and study cannot be copied from "
-            "them; pass patient_id=..."
+            "pass either patient_id=... (a pseudonymous structure set: nothing identifying is "
+            "copied) or copy_patient_identity=True (the series' own patient and study "
+            "attributes), not both"
         )
+    values = dict.fromkeys(_PATIENT_AND_STUDY, "")
     if patient_id is not None:
-        values["PatientID"] = patient_id
-        values["PatientName"] = values["PatientName"] or patient_id
+        values["PatientID"] = values["PatientName"] = patient_id
+        return values
+    source = series.files[0] if series.files else None
+    if source is None or not source.is_file():
+        raise DicomError(
+            "the series' files are not readable, so the structure set cannot name their patient; "
+            "pass patient_id=..."
+        )
+    dataset, _ = dcmread_quietly(source, stop_before_pixels=True, convert_all=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        found = {k: text(dataset, k) for k in _PATIENT_AND_STUDY}
+    if copy_identity:
+        return found
+    values["PatientID"] = values["PatientName"] = found["PatientID"]
+    values["StudyDate"], values["StudyTime"] = found["StudyDate"], found["StudyTime"]
     return values
 
 
@@ -450,6 +513,7 @@ def write_rtstruct(
     *,
     label: str = "rtwin",
     patient_id: str | None = None,
+    copy_patient_identity: bool = False,
     overwrite: bool = False,
 ) -> Path:
     """Write structures as an RT Structure Set referencing an image series.
@@ -467,8 +531,15 @@ def write_rtstruct(
     label
         StructureSetLabel (at most 16 characters).
     patient_id
-        PatientID to write; by default the patient and study attributes
-        are copied from the series' first file.
+        A (pseudonymous) PatientID to write, also written as PatientName;
+        nothing identifying is copied from the series (see Notes). By
+        default the series' PatientID is copied.
+    copy_patient_identity
+        Copy the patient and study attributes of the series' first file
+        (PatientName, PatientBirthDate, PatientSex, AccessionNumber,
+        StudyID, ReferringPhysicianName, ...), e.g. to import the structure
+        set into the planning system beside its CT. Not with
+        ``patient_id``.
     overwrite
         Replace an existing file; without it an existing file is an error.
 
@@ -481,7 +552,10 @@ def write_rtstruct(
     ------
     DicomError
         The structures are on another grid, the series has no frame of
-        reference, the file exists (without ``overwrite``), invalid values.
+        reference, the file exists (without ``overwrite``), a structure
+        name or the label DICOM cannot hold (a backslash, a control
+        character, too long), invalid values, ``patient_id`` together with
+        ``copy_patient_identity``.
 
     Notes
     -----
@@ -496,6 +570,23 @@ def write_rtstruct(
     → ORGAN, support → SUPPORT, other → empty. An empty structure is
     written as an ROI without contours. Contour points are written with at
     most 16 significant characters (DICOM DS).
+
+    Writing is strict: a structure name must be one DICOM LO value (at
+    most 64 characters, no backslash, no control characters, no trailing
+    space); otherwise the error names the structure, and
+    ``structures.renamed({...})`` fixes it.
+
+    Identity: nothing identifying is copied unless asked. With
+    ``patient_id`` the file holds that ID as PatientID and PatientName
+    and leaves PatientBirthDate, PatientSex, AccessionNumber, StudyID,
+    ReferringPhysicianName, StudyDate and StudyTime empty. Without it,
+    the series' PatientID is copied (it links the structure set to its
+    images) and written as PatientName too, with the series' StudyDate
+    and StudyTime; the other attributes stay empty. With
+    ``copy_patient_identity=True`` all of them are copied. The structure
+    set always joins the series' study (StudyInstanceUID) and frame of
+    reference; institution, operator and physician names other than the
+    referring physician's are never written.
 
     Examples
     --------
@@ -535,11 +626,23 @@ def write_rtstruct(
     if not target.parent.is_dir():
         raise DicomError(f"folder {target.parent} does not exist; create it first")
     _refuse_existing([target], overwrite)
+    _check_text(label, "label", "SH")
+    if patient_id is not None:
+        _check_text(patient_id, "patient_id", "LO")
+    for structure in structures.values():
+        problem = _text_problem(structure.name, "LO")
+        if problem:
+            suggestion = re.sub(r"[\\\x00-\x1f\x7f]", "_", structure.name).rstrip(" ")
+            raise DicomError(
+                f"structure {structure.name!r} cannot be written as a DICOM ROIName (LO): "
+                f"{problem}. rtwin writes strictly; rename it first, e.g. "
+                f"structures.renamed({{{structure.name!r}: {suggestion[:64]!r}}})"
+            )
     pydicom = _pydicom()
     from pydicom.dataset import Dataset
     from pydicom.sequence import Sequence
 
-    patient = _patient_and_study(reference, patient_id)
+    patient = _patient_and_study(reference, patient_id, copy_patient_identity)
     date, time = _now()
     sop_uid = str(pydicom.uid.generate_uid())
     slice_uids = reference.slice_sop_instance_uids
@@ -567,6 +670,8 @@ def write_rtstruct(
         ds.StudyInstanceUID = reference.study_instance_uid
         ds.SeriesInstanceUID = str(pydicom.uid.generate_uid())
         ds.SeriesNumber = 1
+        ds.FrameOfReferenceUID = frame_uid  # Frame of Reference module
+        ds.PositionReferenceIndicator = ""
         ds.SeriesDate = date
         ds.SeriesTime = time
         ds.OperatorsName = ""
