@@ -1,7 +1,8 @@
-"""Proton physics for the pencil-beam engine: range–energy, Bragg curve, scattering, machine.
+"""Protons: range–energy, Bragg curve, scattering, machine, spot layouts and the pencil-beam engine.
 
-Everything here is for protons in water; the engine handles heterogeneity
-through the water-equivalent depth. See ``docs/physics_protons.md``.
+The physics is for protons in water; the engine (:class:`ProtonPencilBeam`)
+handles heterogeneity through the water-equivalent depth. See
+``docs/physics_protons.md``.
 
 Examples
 --------
@@ -21,6 +22,8 @@ from rtwin.dose.proton._bragg import (
     r80_mm,
     water_equivalent_depth_mm,
 )
+from rtwin.dose.proton._engine import PROTONS_PER_WEIGHT, ProtonPencilBeam
+from rtwin.dose.proton._layout import SpotLayout, proton_spot_layout
 from rtwin.dose.proton._machine import DepthDoseTable, ProtonMachine
 from rtwin.dose.proton._physics import (
     GY_PER_MEV_PER_MM3_WATER,
@@ -42,6 +45,7 @@ __all__ = [
     "GY_PER_MEV_PER_MM3_WATER",
     "HIGHLAND_ENERGY_MEV",
     "HIGHLAND_LOG_COEFFICIENT",
+    "PROTONS_PER_WEIGHT",
     "PROTON_MASS_MEV",
     "PSTAR_ENERGY_RANGE_MEV",
     "WATER_RADIATION_LENGTH_MM",
@@ -49,7 +53,9 @@ __all__ = [
     "BraggCurve",
     "DepthDoseTable",
     "ProtonMachine",
+    "ProtonPencilBeam",
     "ProtonPhysicsError",
+    "SpotLayout",
     "bragg_peak_depth_mm",
     "csda_range_mm",
     "energy_for_csda_range",
@@ -57,6 +63,7 @@ __all__ = [
     "idd_along_spr",
     "lateral_sigma_mcs_mm",
     "mass_stopping_power_water",
+    "proton_spot_layout",
     "r80_mm",
     "water_equivalent_depth_mm",
 ]
