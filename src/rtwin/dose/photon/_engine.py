@@ -12,10 +12,11 @@ from numpy.typing import ArrayLike, NDArray
 
 from rtwin.anatomy import Structure
 from rtwin.beams import Beam, BeamModality, photon_bixel_positions, project_to_isocenter_plane
+from rtwin.dose._common import dose_rows, resolve_target
 from rtwin.dose._influence import BeamletTable, DoseInfluence
 from rtwin.dose._raytrace import radiological_depth
 from rtwin.dose.photon._kernels import count_entries, fill_entries
-from rtwin.errors import GeometryError, StructureError
+from rtwin.errors import GeometryError
 from rtwin.geometry import Grid
 from rtwin.patient import Patient
 
@@ -158,11 +159,11 @@ class PhotonPencilBeam:
             raise GeometryError(
                 f"bixels must give one (n, 2) array per beam; got {len(bixels)} for {len(beams)} beams"
             )
-        target_structure = _target(patient, target) if bixels is None else None
+        target_structure = resolve_target(patient, target) if bixels is None else None
         sad = float(self.machine.source_axis_distance_mm)
         beams = tuple(b if b.source_axis_distance_mm == sad else _with_sad(b, sad) for b in beams)
         position = str(patient.position.value)
-        rows = _dose_rows(patient, grid)
+        rows = dose_rows(patient, grid)
         k, j, i = np.unravel_index(rows, grid.shape)
         points = grid.index_to_patient(np.column_stack((i, j, k)).astype(np.float64))
         red = patient.relative_electron_density
@@ -269,34 +270,6 @@ def _with_sad(beam: Beam, sad: float) -> Beam:
     from dataclasses import replace
 
     return replace(beam, source_axis_distance_mm=sad)
-
-
-def _target(patient: Patient, target: str | Structure | None) -> Structure:
-    if isinstance(target, Structure):
-        return (
-            target.resampled(patient.grid) if not target.grid.is_same_as(patient.grid) else target
-        )
-    if isinstance(target, str):
-        return patient.structures[target]
-    targets = patient.structures.targets
-    if not targets:
-        raise StructureError(
-            "the patient has no structure with role 'target'; name the target: "
-            f"influence(..., target=...) with one of {list(patient.structures)}"
-        )
-    union = targets[0]
-    for other in targets[1:]:
-        union = union | other
-    return union
-
-
-def _dose_rows(patient: Patient, grid: Grid) -> NDArray[np.int64]:
-    """Flat indices of dose-grid voxels inside the external structure (all voxels without one)."""
-    external = patient.structures.external
-    if external is None:
-        return np.arange(grid.n_voxels, dtype=np.int64)
-    mask = external.resampled(grid).mask if not external.grid.is_same_as(grid) else external.mask
-    return np.flatnonzero(mask.ravel()).astype(np.int64)
 
 
 def _lattice(

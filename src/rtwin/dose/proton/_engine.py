@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 
 from rtwin.anatomy import Image, Structure
 from rtwin.beams import Beam, project_to_isocenter_plane
+from rtwin.dose._common import dose_rows
 from rtwin.dose._influence import BeamletTable, DoseInfluence
 from rtwin.dose._raytrace import radiological_depth
 from rtwin.dose.proton._kernels import count_entries, fill_entries
@@ -296,7 +297,7 @@ class ProtonPencilBeam:
         last_depth = np.minimum(table.max_depth_mm, float(table.depths_mm[-1]))
         tables_done = time.perf_counter()
 
-        rows = _dose_rows(patient, grid)
+        rows = dose_rows(patient, grid)
         coords = self._coordinates(patient, spr, beams, layouts, grid, rows)
         trace_done = time.perf_counter()
 
@@ -395,15 +396,6 @@ def _checked_beams(beams: Sequence[Beam], machine: ProtonMachine) -> tuple[Beam,
     if not checked:
         raise GeometryError("influence needs at least one beam")
     return checked
-
-
-def _dose_rows(patient: Patient, grid: Grid) -> NDArray[np.int64]:
-    """Flat indices of dose-grid voxels inside the external structure (all voxels without one)."""
-    external = patient.structures.external
-    if external is None:
-        return np.arange(grid.n_voxels, dtype=np.int64)
-    mask = external.resampled(grid).mask if not external.grid.is_same_as(grid) else external.mask
-    return np.flatnonzero(mask.ravel()).astype(np.int64)
 
 
 def _lattice(

@@ -12,11 +12,12 @@ from numpy.typing import ArrayLike, NDArray
 from rtwin._arrays import frozen
 from rtwin.anatomy import Image, Structure
 from rtwin.beams import Beam, BeamModality, project_to_isocenter_plane
+from rtwin.dose._common import resolve_target
 from rtwin.dose._raytrace import radiological_depth
 from rtwin.dose.proton._machine import ProtonMachine
 from rtwin.dose.proton._physics import ProtonPhysicsError
 from rtwin.dose.proton._range_energy import csda_range_mm, energy_for_csda_range
-from rtwin.errors import GeometryError, StructureError
+from rtwin.errors import GeometryError
 from rtwin.patient import Patient
 
 __all__ = ["EnergyLimits", "SpotLayout", "proton_spot_layout"]
@@ -384,33 +385,6 @@ def with_machine_sad(beam: Beam, machine: ProtonMachine) -> Beam:
     if beam.source_axis_distance_mm == machine.sad_mm:
         return beam
     return replace(beam, source_axis_distance_mm=machine.sad_mm)
-
-
-def resolve_target(patient: Patient, target: str | Structure | None) -> Structure:
-    """The target structure on the patient's grid (union of the targets when ``None``)."""
-    if isinstance(target, Structure):
-        structure = (
-            target.resampled(patient.grid) if not target.grid.is_same_as(patient.grid) else target
-        )
-    elif isinstance(target, str):
-        structure = patient.structures[target]
-    elif target is None:
-        targets = patient.structures.targets
-        if not targets:
-            raise StructureError(
-                "the patient has no structure with role 'target'; name the target: "
-                f"target=... with one of {list(patient.structures)}"
-            )
-        structure = targets[0]
-        for other in targets[1:]:
-            structure = structure | other
-    else:
-        raise StructureError(
-            f"target must be a structure name, a Structure or None; got {type(target).__name__}"
-        )
-    if structure.is_empty:
-        raise StructureError(f"target {structure.name!r} is empty; no spots can cover it")
-    return structure
 
 
 def _target_samples(target: Structure, step_mm: float) -> NDArray[np.float64]:

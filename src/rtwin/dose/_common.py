@@ -1,0 +1,49 @@
+"""Helpers shared by the dose engines (private)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from rtwin.anatomy import Structure
+from rtwin.errors import StructureError
+from rtwin.geometry import Grid
+from rtwin.patient import Patient
+
+__all__ = ["dose_rows", "resolve_target"]
+
+
+def resolve_target(patient: Patient, target: str | Structure | None) -> Structure:
+    """The target structure on the patient's grid (union of the targets when ``None``)."""
+    if isinstance(target, Structure):
+        structure = (
+            target.resampled(patient.grid) if not target.grid.is_same_as(patient.grid) else target
+        )
+    elif isinstance(target, str):
+        structure = patient.structures[target]
+    elif target is None:
+        targets = patient.structures.targets
+        if not targets:
+            raise StructureError(
+                "the patient has no structure with role 'target'; name the target: "
+                f"target=... with one of {list(patient.structures)}"
+            )
+        structure = targets[0]
+        for other in targets[1:]:
+            structure = structure | other
+    else:
+        raise StructureError(
+            f"target must be a structure name, a Structure or None; got {type(target).__name__}"
+        )
+    if structure.is_empty:
+        raise StructureError(f"target {structure.name!r} is empty; no beamlets can cover it")
+    return structure
+
+
+def dose_rows(patient: Patient, grid: Grid) -> NDArray[np.int64]:
+    """Flat indices of dose-grid voxels inside the external structure (all voxels without one)."""
+    external = patient.structures.external
+    if external is None:
+        return np.arange(grid.n_voxels, dtype=np.int64)
+    mask = external.resampled(grid).mask if not external.grid.is_same_as(grid) else external.mask
+    return np.flatnonzero(mask.ravel()).astype(np.int64)
