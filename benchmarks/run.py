@@ -148,11 +148,30 @@ print(json.dumps({"seconds": seconds, "first_call_s": first, "nnz": influence.nn
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
+_PROTON_SCRIPT = """
+import json, resource, sys, time
+import rtwin
+patient = rtwin.io.read_matrad(sys.argv[1])
+isocenter = patient.structures["OuterTarget"].centroid_mm
+beams = rtwin.beams.equispaced(2, isocenter, modality="proton", start_deg=90)
+grid = patient.grid.with_spacing(5.0)
+engine = rtwin.dose.ProtonPencilBeam()
+start = time.perf_counter()
+engine.influence(patient, beams[:1], dose_grid=grid)  # compiles (or loads the cache)
+first = time.perf_counter() - start
+start = time.perf_counter()
+influence = engine.influence(patient, beams, dose_grid=grid)
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "first_call_s": first, "nnz": influence.nnz,
+                  "bytes": influence.nbytes, "beamlets": influence.n_beamlets,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
 #: pyRadPlan 0.5.0 on this machine, from the dose-engine issue (not rerun here unless installed).
 _PEER_PHOTON_S = {5.0: 16.0, 3.0: 56.0}
 
 
-def bench_photon(quick: bool) -> list[dict[str, object]]:
+def bench_engines(quick: bool) -> list[dict[str, object]]:
     path = SHARED / "data" / "cort" / "TG119.mat"
     if not path.is_file():
         return [{"benchmark": "photon influence TG119", "note": f"skipped: {path} absent"}]
@@ -179,6 +198,27 @@ def bench_photon(quick: bool) -> list[dict[str, object]]:
                 ),
             }
         )
+    result = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", _PROTON_SCRIPT, str(path)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    rows.append(
+        {
+            "benchmark": "proton influence TG119, 90/270 deg, 5 mm spots, 3 mm layers, 5 mm grid",
+            "rtwin_s": result["seconds"],
+            "reference": "pyRadPlan 0.5.0 (issue figure, not rerun)",
+            "reference_s": 4.0,
+            "note": (
+                f"{result['beamlets']} spots, {result['nnz'] / 1e6:.1f} M nnz, "
+                f"{result['bytes'] / 2**20:.0f} MiB, peak RSS {result['peak_rss_mb']:.0f} MiB, "
+                f"first call {result['first_call_s']:.1f} s"
+            ),
+        }
+    )
     return rows
 
 
@@ -189,7 +229,7 @@ def main() -> int:
     arguments = parser.parse_args()
     repeats = 3 if arguments.quick else 10
     rows = (
-        bench_import(repeats) + bench_matrad(max(2, repeats // 3)) + bench_photon(arguments.quick)
+        bench_import(repeats) + bench_matrad(max(2, repeats // 3)) + bench_engines(arguments.quick)
     )
     print("| benchmark | rtwin (s) | reference | reference (s) | ratio | note |")
     print("|---|---:|---|---:|---:|---|")
