@@ -198,14 +198,21 @@ def bench_engines(quick: bool) -> list[dict[str, object]]:
                 ),
             }
         )
-    result = json.loads(
-        subprocess.run(
-            [sys.executable, "-c", _PROTON_SCRIPT, str(path)],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-    )
+
+    def proton(threads: int) -> dict[str, float]:
+        environment = dict(os.environ, NUMBA_NUM_THREADS=str(threads))
+        return json.loads(
+            subprocess.run(
+                [sys.executable, "-c", _PROTON_SCRIPT, str(path)],
+                check=True,
+                capture_output=True,
+                text=True,
+                env=environment,
+            ).stdout
+        )
+
+    result = proton(os.cpu_count() or 1)
+    single = proton(1)
     rows.append(
         {
             "benchmark": "proton influence TG119, 90/270 deg, 5 mm spots, 3 mm layers, 5 mm grid",
@@ -215,7 +222,10 @@ def bench_engines(quick: bool) -> list[dict[str, object]]:
             "note": (
                 f"{result['beamlets']} spots, {result['nnz'] / 1e6:.1f} M nnz, "
                 f"{result['bytes'] / 2**20:.0f} MiB, peak RSS {result['peak_rss_mb']:.0f} MiB, "
-                f"first call {result['first_call_s']:.1f} s"
+                f"first call {result['first_call_s']:.1f} s, "
+                f"{result['nnz'] / result['seconds'] / 1e6:.1f} M nnz/s, "
+                f"1 thread {single['seconds']:.2f} s (speed-up {single['seconds'] / result['seconds']:.2f}x "
+                f"on {os.cpu_count()} threads)"
             ),
         }
     )
