@@ -102,3 +102,8 @@ def test_beam_objects():
         equispaced(0, (0, 0, 0))
     with pytest.raises(GeometryError, match="decubitus"):
         beam_frame(gantry_deg=0, isocenter_mm=(0, 0, 0), position="HFDL")
+
+
+def test_tiny_negative_angles_normalise_to_zero():
+    beam = Beam(modality="photon", gantry_deg=-1e-14, isocenter_mm=(0, 0, 0))
+    assert beam.gantry_deg == 0.0 and beam.name == "G000"

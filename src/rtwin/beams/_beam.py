@@ -79,7 +79,8 @@ class Beam:
             value = float(getattr(self, name))
             if not np.isfinite(value):
                 raise GeometryError(f"{name} must be a finite angle in degrees; got {value!r}")
-            angles[name] = value % 360.0
+            angle = float(np.mod(value, 360.0))
+            angles[name] = 0.0 if angle >= 360.0 - 1e-9 else angle
         sad = self.source_axis_distance_mm
         sad = DEFAULT_SAD_MM[modality] if sad is None else float(sad)
         if not (np.isfinite(sad) and sad > 0):

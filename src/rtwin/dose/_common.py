@@ -10,7 +10,10 @@ from rtwin.errors import StructureError
 from rtwin.geometry import Grid
 from rtwin.patient import Patient
 
-__all__ = ["dose_rows", "resolve_target"]
+__all__ = ["MAX_NNZ", "check_nnz", "dose_rows", "resolve_target"]
+
+#: Largest number of stored entries an influence matrix may have (int32 indices and row pointers).
+MAX_NNZ = 2**31 - 1
 
 
 def resolve_target(patient: Patient, target: str | Structure | None) -> Structure:
@@ -47,3 +50,15 @@ def dose_rows(patient: Patient, grid: Grid) -> NDArray[np.int64]:
         return np.arange(grid.n_voxels, dtype=np.int64)
     mask = external.resampled(grid).mask if not external.grid.is_same_as(grid) else external.mask
     return np.flatnonzero(mask.ravel()).astype(np.int64)
+
+
+def check_nnz(nnz: int, engine: str) -> None:
+    """Raise a clear error when a matrix would not fit int32 indices."""
+    from rtwin.errors import GeometryError
+
+    if nnz > MAX_NNZ:
+        raise GeometryError(
+            f"{engine}: the influence matrix would hold {nnz:,} entries, more than the "
+            f"{MAX_NNZ:,} that int32 CSR indices address; use a coarser dose grid, fewer "
+            "beams per matrix, or a larger cutoff_fraction"
+        )

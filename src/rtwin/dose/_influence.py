@@ -176,7 +176,8 @@ class DoseInfluence:
             raise GeometryError(f"weights must have shape ({self.n_beamlets},); got {w.shape}")
         if not np.all(np.isfinite(w)) or np.any(w < 0):
             raise GeometryError("beamlet weights must be finite and non-negative")
-        values = (self.matrix @ w).reshape(self.dose_grid.shape)
+        # float32 weights keep scipy from converting the whole float32 matrix to float64
+        values = (self.matrix @ w.astype(np.float32)).reshape(self.dose_grid.shape)
         return Dose(values=values, grid=self.dose_grid, description=description)
 
     def __repr__(self) -> str:

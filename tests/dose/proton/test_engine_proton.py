@@ -229,4 +229,4 @@ def test_engine_contracts(bone_patient, oblique_beams):
     too_high = SpotLayout.from_spots(energy_mev=[250.0], position_mm=[[0, 0]])
     with pytest.raises(ProtonPhysicsError, match="250"):
         engine.influence(bone_patient, oblique_beams[:1], spots=(too_high,))
-    assert engine.cutoff_radius_sigmas == pytest.approx(3.0349, abs=1e-4)
+    assert engine.cutoff_radius_sigmas == pytest.approx(np.sqrt(-2 * np.log(1e-3)), abs=1e-9)

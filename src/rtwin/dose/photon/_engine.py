@@ -12,7 +12,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from rtwin.anatomy import Structure
 from rtwin.beams import Beam, BeamModality, photon_bixel_positions, project_to_isocenter_plane
-from rtwin.dose._common import dose_rows, resolve_target
+from rtwin.dose._common import check_nnz, dose_rows, resolve_target
 from rtwin.dose._influence import BeamletTable, DoseInfluence
 from rtwin.dose._raytrace import radiological_depth
 from rtwin.dose.photon._kernels import count_entries, fill_entries
@@ -108,13 +108,22 @@ class PhotonPencilBeam:
             )
 
     # ------------------------------------------------------------------ tables
-    def tables(self, max_depth_mm: float) -> tuple[NDArray[np.float64], ...]:
-        """Depth samples, amplitudes, sigmas and the lateral cutoff per depth."""
+    def tables(
+        self, max_depth_mm: float, *, min_divergence: float = 1.0
+    ) -> tuple[NDArray[np.float64], ...]:
+        """Depth samples, amplitudes, sigmas and the lateral cutoff per depth.
+
+        The cutoff is computed for the narrowest bixel the rows see
+        (``bixel_mm`` × the smallest distance-from-source / SAD), for which
+        a given reach keeps the smallest share of the integral, so the bound
+        holds for every row.
+        """
         depths = np.arange(0.0, max_depth_mm + 2 * _DEPTH_STEP_MM, _DEPTH_STEP_MM)
         amplitudes, sigmas = self.machine.kernel_tables(depths)
         amplitudes = np.ascontiguousarray(amplitudes, dtype=np.float64)
         sigmas = np.ascontiguousarray(sigmas, dtype=np.float64)
-        cutoff = lateral_cutoff_mm(amplitudes, sigmas, self.bixel_mm, self.cutoff_fraction)
+        width = self.bixel_mm * min(1.0, float(min_divergence))
+        cutoff = lateral_cutoff_mm(amplitudes, sigmas, width, self.cutoff_fraction)
         return depths, amplitudes, sigmas, cutoff
 
     # ------------------------------------------------------------------ matrix
@@ -142,8 +151,15 @@ class PhotonPencilBeam:
             patient's targets when omitted.
         bixels
             Explicit bixel centres per beam, each ``(n, 2)`` ``(u, v)`` in mm
-            in the isocentre plane on the ``bixel_mm`` lattice (e.g. an open
-            field); replaces the target-based layout.
+            in the isocentre plane on one lattice of pitch ``bixel_mm`` (e.g.
+            an open field); replaces the target-based layout. The matrix
+            columns list them sorted by ``v``, then ``u`` — read the order
+            from ``influence.beamlets.position_mm``.
+
+        Notes
+        -----
+        Each beam's source-axis distance is replaced by the machine's (a
+        beam cannot have a different SAD from the linac that delivers it).
         """
         started = time.perf_counter()
         beams = tuple(beams)
@@ -198,15 +214,18 @@ class PhotonPencilBeam:
             offsets.append(offset)
             tables_parts.append(positions)
         lut, origin, table = _lattice(beams, tables_parts, offsets, self.bixel_mm)
-        _, amplitudes, sigmas, cutoff = self.tables(max_depth)
+        ahead_g = coords[:, :, 2][coords[:, :, 3] >= 0]
+        min_divergence = float(ahead_g.min()) if ahead_g.size else 1.0
+        _, amplitudes, sigmas, cutoff = self.tables(max_depth, min_divergence=min_divergence)
         coords = np.ascontiguousarray(coords)
         counts = count_entries(coords, lut, origin, self.bixel_mm, _DEPTH_STEP_MM, cutoff)
         row_start = np.zeros(rows.size + 1, dtype=np.int64)
         np.cumsum(counts, out=row_start[1:])
         nnz = int(row_start[-1])
+        check_nnz(nnz, "PhotonPencilBeam")
         columns = np.empty(nnz, dtype=np.int32)
         values = np.empty(nnz, dtype=np.float32)
-        fill_entries(
+        written = fill_entries(
             coords,
             lut,
             origin,
@@ -219,15 +238,18 @@ class PhotonPencilBeam:
             columns,
             values,
         )
+        if not np.array_equal(written, counts):
+            raise RuntimeError(
+                "PhotonPencilBeam: the fill pass disagrees with the count pass (a bug)"
+            )
         import scipy.sparse as sparse
 
         indptr = np.zeros(grid.n_voxels + 1, dtype=np.int64)
         per_voxel = np.zeros(grid.n_voxels, dtype=np.int64)
         per_voxel[rows] = counts
         np.cumsum(per_voxel, out=indptr[1:])
-        index_dtype = np.int32 if nnz < 2**31 else np.int64
         matrix = sparse.csr_array(
-            (values, columns, indptr.astype(index_dtype)), shape=(grid.n_voxels, len(table))
+            (values, columns, indptr.astype(np.int32)), shape=(grid.n_voxels, len(table))
         )
         return DoseInfluence(
             matrix=matrix,

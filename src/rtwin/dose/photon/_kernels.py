@@ -99,13 +99,18 @@ def fill_entries(
     = g⁻² Σᵢ Aᵢ(d) Fᵢ(Δu) Fᵢ(Δv) with Fᵢ the Gaussian ⊗ slit factor of the
     bixel width at the voxel's distance. The 1-D factors are computed once
     per row, beam and lattice column/row (the kernel separates in u and v).
+    Writes never pass a row's end (``row_start[row + 1]``); returns the
+    number of entries each row produced so the caller can check them
+    against pass 1.
     """
     n_beams, n_rows, _ = coords.shape
     n_components = amplitudes.shape[0]
     max_u = lut.shape[1]
     max_v = lut.shape[2]
+    written = np.zeros(n_rows, dtype=np.int64)
     for row in prange(n_rows):
         position = row_start[row]
+        limit = row_start[row + 1]
         factor_u = np.empty((n_components, max_u))
         factor_v = np.empty((n_components, max_v))
         amplitude = np.empty(n_components)
@@ -144,9 +149,12 @@ def fill_entries(
                     column = lut[beam, iu, iv]
                     if column < 0:
                         continue
-                    dose = 0.0
-                    for c in range(n_components):
-                        dose += amplitude[c] * factor_u[c, iu] * factor_v[c, iv]
-                    columns[position] = column
-                    values[position] = dose
+                    if position < limit:
+                        dose = 0.0
+                        for c in range(n_components):
+                            dose += amplitude[c] * factor_u[c, iu] * factor_v[c, iv]
+                        columns[position] = column
+                        values[position] = dose
                     position += 1
+        written[row] = position - row_start[row]
+    return written
