@@ -455,14 +455,20 @@ def r80_mm(energy_mev: ArrayLike, energy_spread_mev: ArrayLike = 0.0) -> NDArray
     >>> (r80_mm([70.0, 230.0]) - csda_range_mm([70.0, 230.0])).round(2).tolist()
     [0.0, 0.02]
     """
+    return _per_curve(energy_mev, energy_spread_mev, "r80_mm")
+
+
+def _per_curve(
+    energy_mev: ArrayLike, energy_spread_mev: ArrayLike, attribute: str
+) -> NDArray[np.float64]:
+    """One property of the Bragg curve of each (energy, spread) pair, broadcast."""
     energy, spread = np.broadcast_arrays(
         np.asarray(energy_mev, dtype=np.float64), np.asarray(energy_spread_mev, dtype=np.float64)
     )
     out = np.empty(energy.shape)
     for index in np.ndindex(energy.shape):
-        out[index] = BraggCurve(
-            energy_mev=float(energy[index]), energy_spread_mev=float(spread[index])
-        ).r80_mm
+        curve = BraggCurve(energy_mev=float(energy[index]), energy_spread_mev=float(spread[index]))
+        out[index] = getattr(curve, attribute)
     return out
 
 
@@ -477,15 +483,7 @@ def bragg_peak_depth_mm(
     >>> bragg_peak_depth_mm([100.0, 200.0]).round(1).tolist()
     [76.5, 257.3]
     """
-    energy, spread = np.broadcast_arrays(
-        np.asarray(energy_mev, dtype=np.float64), np.asarray(energy_spread_mev, dtype=np.float64)
-    )
-    out = np.empty(energy.shape)
-    for index in np.ndindex(energy.shape):
-        out[index] = BraggCurve(
-            energy_mev=float(energy[index]), energy_spread_mev=float(spread[index])
-        ).peak_depth_mm
-    return out
+    return _per_curve(energy_mev, energy_spread_mev, "peak_depth_mm")
 
 
 def water_equivalent_depth_mm(
