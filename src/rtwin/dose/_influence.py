@@ -92,7 +92,15 @@ class BeamletTable:
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class DoseInfluence:
-    """Dose per unit beamlet weight: a sparse voxels × beamlets matrix.
+    """Dose per unit beamlet weight: a sparse voxels × beamlets matrix (plus scatter).
+
+    The dose of weights ``w`` is ``matrix @ w`` plus, for photon engines,
+    ``scatter.forward(w)`` — the broad phantom-scatter components applied
+    as a convolution instead of being stored (see
+    :class:`~rtwin.dose.photon.ScatterConvolution`). Use :meth:`dose`,
+    :meth:`forward` and :meth:`adjoint`, which include both parts; the
+    ``matrix`` alone is the narrow part of the kernel when ``scatter`` is
+    set.
 
     Parameters
     ----------
@@ -100,6 +108,9 @@ class DoseInfluence:
         ``scipy.sparse.csr_array`` of shape ``(dose_grid.n_voxels, n_beamlets)``,
         float32 data and int32 indices; row ``r`` is the voxel with C-order
         flat index ``r`` on ``dose_grid``; values in Gy per unit weight.
+    scatter
+        ``None`` or an operator with ``rows``, ``forward(w)`` and
+        ``adjoint(values_at_rows)`` of the same shape as ``matrix``.
     dose_grid
         The grid of the rows.
     beamlets
@@ -126,6 +137,7 @@ class DoseInfluence:
 
     matrix: Any = field(repr=False)
     dose_grid: Grid
+    scatter: Any = field(default=None, repr=False)
     beamlets: BeamletTable = field(repr=False)
     engine: Any = None
     provenance: Mapping[str, Any] = field(default_factory=dict, repr=False)
@@ -148,6 +160,13 @@ class DoseInfluence:
                 f"influence matrix shape {matrix.shape} does not match the dose grid "
                 f"({self.dose_grid.n_voxels} voxels) and {len(self.beamlets)} beamlets"
             )
+        if self.scatter is not None and (
+            self.scatter.n_voxels != matrix.shape[0] or self.scatter.n_beamlets != matrix.shape[1]
+        ):
+            raise GeometryError(
+                f"scatter operator is {self.scatter.n_voxels} × {self.scatter.n_beamlets}; "
+                f"the matrix is {matrix.shape[0]} × {matrix.shape[1]}"
+            )
         for array in (matrix.data, matrix.indices, matrix.indptr):
             array.flags.writeable = False
         object.__setattr__(self, "matrix", matrix)
@@ -165,24 +184,53 @@ class DoseInfluence:
 
     @property
     def nbytes(self) -> int:
-        """Memory of the matrix arrays in bytes."""
+        """Memory of the matrix arrays (and of the scatter operator's) in bytes."""
         m = self.matrix
-        return int(m.data.nbytes + m.indices.nbytes + m.indptr.nbytes)
+        scatter = 0 if self.scatter is None else int(self.scatter.nbytes)
+        return int(m.data.nbytes + m.indices.nbytes + m.indptr.nbytes) + scatter
 
-    def dose(self, weights: ArrayLike, *, description: str = "") -> Dose:
-        """The dose of beamlet weights (``(n_beamlets,)``, ≥ 0)."""
+    def _weights(self, weights: ArrayLike) -> NDArray[np.float64]:
         w = np.asarray(weights, dtype=np.float64)
         if w.shape != (self.n_beamlets,):
             raise GeometryError(f"weights must have shape ({self.n_beamlets},); got {w.shape}")
         if not np.all(np.isfinite(w)) or np.any(w < 0):
             raise GeometryError("beamlet weights must be finite and non-negative")
+        return w
+
+    def forward(self, weights: ArrayLike) -> NDArray[np.float64]:
+        """Dose (Gy) of beamlet weights as a flat float64 ``(n_voxels,)`` vector."""
+        w = self._weights(weights)
         # float32 weights keep scipy from converting the whole float32 matrix to float64
-        values = (self.matrix @ w.astype(np.float32)).reshape(self.dose_grid.shape)
+        values = (self.matrix @ w.astype(np.float32)).astype(np.float64)
+        if self.scatter is not None:
+            values[self.scatter.rows] += self.scatter.forward(w)
+        return values
+
+    def adjoint(self, values: ArrayLike) -> NDArray[np.float64]:
+        """Transpose product ``Dᵀ·values`` for a flat ``(n_voxels,)`` vector → ``(n_beamlets,)``.
+
+        With ``values = ∂f/∂dose`` this is the gradient of ``f`` with respect
+        to the beamlet weights.
+        """
+        g = np.asarray(values, dtype=np.float64)
+        if g.shape != (self.dose_grid.n_voxels,):
+            raise GeometryError(
+                f"values must have shape ({self.dose_grid.n_voxels},); got {g.shape}"
+            )
+        result = np.asarray(self.matrix.T @ g.astype(np.float32), dtype=np.float64)
+        if self.scatter is not None:
+            result += self.scatter.adjoint(g[self.scatter.rows])
+        return result
+
+    def dose(self, weights: ArrayLike, *, description: str = "") -> Dose:
+        """The dose of beamlet weights (``(n_beamlets,)``, ≥ 0)."""
+        values = self.forward(weights).reshape(self.dose_grid.shape)
         return Dose(values=values, grid=self.dose_grid, description=description)
 
     def __repr__(self) -> str:
         return (
             f"DoseInfluence({self.dose_grid!r}, {self.n_beamlets} beamlets from "
-            f"{len(self.beamlets.beams)} beam(s), {self.nnz:,} non-zeros, "
+            f"{len(self.beamlets.beams)} beam(s), {self.nnz:,} non-zeros"
+            f"{' + scatter convolution' if self.scatter is not None else ''}, "
             f"{self.nbytes / 2**20:.1f} MiB)"
         )

@@ -16,6 +16,7 @@ from rtwin.dose._common import check_nnz, dose_rows, resolve_target
 from rtwin.dose._influence import BeamletTable, DoseInfluence
 from rtwin.dose._raytrace import radiological_depth
 from rtwin.dose.photon._kernels import count_entries, fill_entries
+from rtwin.dose.photon._scatter import build_scatter
 from rtwin.errors import GeometryError
 from rtwin.geometry import Grid
 from rtwin.patient import Patient
@@ -24,6 +25,10 @@ __all__ = ["PhotonKernelModel", "PhotonPencilBeam"]
 
 #: Depth samples of the kernel tables (mm of water-equivalent depth).
 _DEPTH_STEP_MM = 1.0
+#: How the broad kernel components are applied (see ``PhotonPencilBeam.broad_scatter``).
+_BROAD_SCATTER = ("convolution", "matrix")
+#: A component is broad when σ (isocentre plane) ≥ this many bixel widths at every depth.
+_BROAD_SIGMA_BIXELS = 3.0
 
 
 class PhotonKernelModel(Protocol):
@@ -70,8 +75,17 @@ class PhotonPencilBeam:
         Bixels cover the target's beam's-eye view plus this margin.
     cutoff_fraction
         Largest fraction of each bixel's dose integral that the lateral
-        cutoff may drop (default 1 %); the reach per depth is computed from
-        the kernel so that this holds.
+        cutoff of the stored matrix may drop (default 0.1 %); the reach per
+        depth is computed from the kernel so that this holds. The broad
+        components applied by convolution drop nothing.
+    broad_scatter
+        ``"convolution"`` (default): kernel components whose width σ is at
+        least three bixels at every depth (the phantom-scatter halo, σ of
+        centimetres) are applied by :class:`ScatterConvolution` — a
+        separable convolution of each beam's weight map, interpolated at the
+        voxels — and only the narrow components are stored in the sparse
+        matrix. ``"matrix"``: every component goes into the matrix (the
+        halo makes it nearly dense; for checks and export).
 
     Notes
     -----
@@ -95,7 +109,8 @@ class PhotonPencilBeam:
     machine: Any = field(default_factory=_default_machine)
     bixel_mm: float = 5.0
     target_margin_mm: float = 5.0
-    cutoff_fraction: float = 0.01
+    cutoff_fraction: float = 0.001
+    broad_scatter: str = "convolution"
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.bixel_mm) and self.bixel_mm > 0):
@@ -106,25 +121,50 @@ class PhotonPencilBeam:
             raise GeometryError(
                 f"cutoff_fraction must be in (0, 0.5); got {self.cutoff_fraction!r}"
             )
+        if self.broad_scatter not in _BROAD_SCATTER:
+            raise GeometryError(
+                f"broad_scatter must be one of {list(_BROAD_SCATTER)}; got {self.broad_scatter!r}"
+            )
 
     # ------------------------------------------------------------------ tables
     def tables(
-        self, max_depth_mm: float, *, min_divergence: float = 1.0
+        self,
+        max_depth_mm: float,
+        *,
+        min_divergence: float = 1.0,
+        max_divergence: float = 1.0,
     ) -> tuple[NDArray[np.float64], ...]:
-        """Depth samples, amplitudes, sigmas and the lateral cutoff per depth.
+        """Depth samples, amplitudes, sigmas, the lateral cutoff and the broad components.
 
-        The cutoff is computed for the narrowest bixel the rows see
-        (``bixel_mm`` × the smallest distance-from-source / SAD), for which
-        a given reach keeps the smallest share of the integral, so the bound
-        holds for every row.
+        Returns ``(depths, amplitudes, sigmas, cutoff, broad)``: tables
+        ``(n_components, n_depths)``, the cutoff (mm beyond the bixel edge per
+        depth) of the matrix part, and a boolean ``(n_components,)`` marking
+        the components applied by convolution. The cutoff is computed for
+        the narrowest bixel the rows see (``bixel_mm`` × the smallest
+        distance-from-source / SAD), for which a given reach keeps the
+        smallest share of the integral, so the bound holds for every row;
+        the dropped dose is counted against the whole integral (all
+        components).
         """
         depths = np.arange(0.0, max_depth_mm + 2 * _DEPTH_STEP_MM, _DEPTH_STEP_MM)
         amplitudes, sigmas = self.machine.kernel_tables(depths)
         amplitudes = np.ascontiguousarray(amplitudes, dtype=np.float64)
         sigmas = np.ascontiguousarray(sigmas, dtype=np.float64)
+        broad = np.zeros(amplitudes.shape[0], dtype=bool)
+        if self.broad_scatter == "convolution":
+            narrowest = sigmas.min(axis=1) / max(1.0, float(max_divergence))
+            broad = narrowest >= _BROAD_SIGMA_BIXELS * self.bixel_mm
+            if broad.all():  # keep the narrowest component in the matrix
+                broad[np.argmin(narrowest)] = False
         width = self.bixel_mm * min(1.0, float(min_divergence))
-        cutoff = lateral_cutoff_mm(amplitudes, sigmas, width, self.cutoff_fraction)
-        return depths, amplitudes, sigmas, cutoff
+        cutoff = lateral_cutoff_mm(
+            amplitudes[~broad],
+            sigmas[~broad],
+            width,
+            self.cutoff_fraction,
+            total=amplitudes.sum(axis=0),
+        )
+        return depths, amplitudes, sigmas, cutoff, broad
 
     # ------------------------------------------------------------------ matrix
     def influence(
@@ -213,11 +253,28 @@ class PhotonPencilBeam:
             coords[b, :, 0:2] -= offset  # the kernels see a lattice through the origin
             offsets.append(offset)
             tables_parts.append(positions)
-        lut, origin, table = _lattice(beams, tables_parts, offsets, self.bixel_mm)
+        lut, origin, table, cells = _lattice(beams, tables_parts, offsets, self.bixel_mm)
         ahead_g = coords[:, :, 2][coords[:, :, 3] >= 0]
         min_divergence = float(ahead_g.min()) if ahead_g.size else 1.0
-        _, amplitudes, sigmas, cutoff = self.tables(max_depth, min_divergence=min_divergence)
+        max_divergence = float(ahead_g.max()) if ahead_g.size else 1.0
+        _, amplitudes, sigmas, cutoff, broad = self.tables(
+            max_depth, min_divergence=min_divergence, max_divergence=max_divergence
+        )
         coords = np.ascontiguousarray(coords)
+        scatter = None
+        if broad.any():
+            scatter = build_scatter(
+                rows=rows,
+                n_voxels=grid.n_voxels,
+                coords=coords,
+                cells=cells,
+                depth_step_mm=_DEPTH_STEP_MM,
+                amplitudes=amplitudes[broad],
+                sigmas_mm=sigmas[broad],
+                bixel_mm=self.bixel_mm,
+            )
+            amplitudes = np.ascontiguousarray(amplitudes[~broad])
+            sigmas = np.ascontiguousarray(sigmas[~broad])
         counts = count_entries(coords, lut, origin, self.bixel_mm, _DEPTH_STEP_MM, cutoff)
         row_start = np.zeros(rows.size + 1, dtype=np.int64)
         np.cumsum(counts, out=row_start[1:])
@@ -253,6 +310,7 @@ class PhotonPencilBeam:
         )
         return DoseInfluence(
             matrix=matrix,
+            scatter=scatter,
             dose_grid=grid,
             beamlets=table,
             engine=self,
@@ -262,6 +320,7 @@ class PhotonPencilBeam:
                 "seconds": time.perf_counter() - started,
                 "rows_with_dose": int(rows.size),
                 "cutoff_fraction_bound": self.cutoff_fraction,
+                "broad_components": int(broad.sum()),
             },
         )
 
@@ -299,8 +358,8 @@ def _lattice(
     positions: list[NDArray[np.float64]],
     offsets: list[NDArray[np.float64]],
     bixel_mm: float,
-) -> tuple[NDArray[np.int32], NDArray[np.int64], BeamletTable]:
-    """Per-beam lookup tables lattice cell → column, and the beamlet table."""
+) -> tuple[NDArray[np.int32], NDArray[np.int64], BeamletTable, list[NDArray[np.int64]]]:
+    """Per-beam lookup tables lattice cell → column, the beamlet table and each beam's cells."""
     cells = [
         np.rint((p - o) / bixel_mm).astype(np.int64)
         for p, o in zip(positions, offsets, strict=True)
@@ -320,7 +379,7 @@ def _lattice(
         energy_mev=np.full(column, np.nan),
         size_mm=np.full(column, bixel_mm),
     )
-    return lut, origin, table
+    return lut, origin, table, cells
 
 
 def lateral_cutoff_mm(
@@ -328,17 +387,22 @@ def lateral_cutoff_mm(
     sigmas_mm: NDArray[np.float64],
     bixel_mm: float,
     fraction: float,
+    *,
+    total: NDArray[np.float64] | None = None,
 ) -> NDArray[np.float64]:
     """Reach beyond a bixel's edge that keeps all but ``fraction`` of its dose integral.
 
     For each depth sample, the smallest ``c`` (mm) such that the part of the
     bixel's lateral dose integral outside the square of half-width
     ``bixel/2 + c`` is at most ``fraction`` of the whole (sum over
-    components of Aᵢ times the 2-D Gaussian-⊗-square integral).
+    components of Aᵢ times the 2-D Gaussian-⊗-square integral). ``total``
+    (per depth) is the integral the fraction refers to, when it includes
+    components not in ``amplitudes`` (those applied by convolution, which
+    drop nothing); by default the sum of ``amplitudes``.
     """
     from scipy import special
 
-    total = amplitudes.sum(axis=0)
+    total = amplitudes.sum(axis=0) if total is None else np.asarray(total, dtype=np.float64)
     candidates = np.concatenate(([0.0], np.geomspace(0.25, 2000.0, 200)))
     cutoff = np.zeros(amplitudes.shape[1])
     half = 0.5 * bixel_mm

@@ -158,3 +158,211 @@ def fill_entries(
                     position += 1
         written[row] = position - row_start[row]
     return written
+
+
+# --------------------------------------------------------------------------- broad scatter
+# The broad (σ of centimetres) kernel components are applied as a separable
+# convolution of each beam's weight map on the bixel lattice, sampled at a
+# geometric series of σ, and interpolated at every voxel: bilinear in the
+# isocentre plane, linear in log σ.
+
+
+@jit(parallel=True)
+def scatter_convolve(weight_maps, source_box, factors, reach, out):  # pragma: no cover - jit
+    """``out[b, k] = weight_maps[b] ⊛ (F_k ⊗ F_k)`` on the lattice (separable).
+
+    ``weight_maps`` ``(n_beams, NU, NV)`` are zero outside ``source_box[b]``
+    ``= (u_low, u_high, v_low, v_high)`` (inclusive); ``factors[k, m]`` is the
+    1-D factor at a lattice offset of ``m`` cells (``m ≤ reach[k]``; beyond,
+    zero). ``out`` ``(n_beams, K, NU, NV)`` is overwritten.
+    """
+    n_beams, n_sigma, nu, nv = out.shape
+    for task in prange(n_beams * n_sigma):
+        b = task // n_sigma
+        k = task % n_sigma
+        u_low, u_high, v_low, v_high = (
+            source_box[b, 0],
+            source_box[b, 1],
+            source_box[b, 2],
+            source_box[b, 3],
+        )
+        r = reach[k]
+        u0 = max(u_low - r, 0)
+        u1 = min(u_high + r, nu - 1)
+        v0 = max(v_low - r, 0)
+        v1 = min(v_high + r, nv - 1)
+        for uo in range(nu):
+            for vo in range(nv):
+                out[b, k, uo, vo] = 0.0
+        partial = np.zeros((u1 - u0 + 1, v_high - v_low + 1))
+        for uo in range(u0, u1 + 1):
+            for us in range(max(u_low, uo - r), min(u_high, uo + r) + 1):
+                f = factors[k, abs(uo - us)]
+                for vs in range(v_low, v_high + 1):
+                    partial[uo - u0, vs - v_low] += f * weight_maps[b, us, vs]
+        for uo in range(u0, u1 + 1):
+            for vo in range(v0, v1 + 1):
+                total = 0.0
+                for vs in range(max(v_low, vo - r), min(v_high, vo + r) + 1):
+                    total += factors[k, abs(vo - vs)] * partial[uo - u0, vs - v_low]
+                out[b, k, uo, vo] = total
+
+
+@jit(parallel=True)
+def scatter_convolve_adjoint(grid, source_box, factors, reach, out):  # pragma: no cover - jit
+    """Adjoint of :func:`scatter_convolve`: ``out[b, k, us - u_low, vs - v_low]``.
+
+    ``grid`` ``(n_beams, K, NU, NV)``; ``out`` ``(n_beams, K, SU, SV)`` is
+    overwritten on each beam's source box (the caller sums over ``k``).
+    """
+    n_beams, n_sigma, nu, nv = grid.shape
+    for task in prange(n_beams * n_sigma):
+        b = task // n_sigma
+        k = task % n_sigma
+        u_low, u_high, v_low, v_high = (
+            source_box[b, 0],
+            source_box[b, 1],
+            source_box[b, 2],
+            source_box[b, 3],
+        )
+        r = reach[k]
+        u0 = max(u_low - r, 0)
+        u1 = min(u_high + r, nu - 1)
+        for us in range(out.shape[2]):
+            for vs in range(out.shape[3]):
+                out[b, k, us, vs] = 0.0
+        partial = np.zeros((u1 - u0 + 1, v_high - v_low + 1))
+        for uo in range(u0, u1 + 1):
+            for vs in range(v_low, v_high + 1):
+                total = 0.0
+                for vo in range(max(0, vs - r), min(nv - 1, vs + r) + 1):
+                    total += factors[k, abs(vo - vs)] * grid[b, k, uo, vo]
+                partial[uo - u0, vs - v_low] = total
+        for us in range(u_low, u_high + 1):
+            for uo in range(max(u0, us - r), min(u1, us + r) + 1):
+                f = factors[k, abs(uo - us)]
+                for vs in range(v_low, v_high + 1):
+                    out[b, k, us - u_low, vs - v_low] += f * partial[uo - u0, vs - v_low]
+
+
+@jit
+def _trilinear_cell(position, size):  # pragma: no cover - jit
+    """Lower cell index and fraction of a fractional index, clamped to ``[0, size - 1]``."""
+    if size < 2:
+        return 0, 0.0
+    if position <= 0.0:
+        return 0, 0.0
+    if position >= size - 1:
+        return size - 2, 1.0
+    low = int(position)
+    return low, position - low
+
+
+@jit(parallel=True)
+def scatter_gather(convolved, lattice_uv, sigma_index, amplitude, out):  # pragma: no cover
+    """``out[r] = Σ_b Σ_c amplitude[r, b, c] · C_b(σ, u, v)`` (trilinear in k, u, v).
+
+    Per-row arrays are ``(n_rows, n_beams, ...)``: ``lattice_uv`` the row's
+    fractional lattice cell, ``sigma_index`` the fractional σ sample and
+    ``amplitude`` the weight of each broad component.
+    """
+    n_beams, n_sigma, nu, nv = convolved.shape
+    n_rows = out.shape[0]
+    n_components = amplitude.shape[2]
+    for r in prange(n_rows):
+        total = 0.0
+        for b in range(n_beams):
+            iu, fu = _trilinear_cell(lattice_uv[r, b, 0], nu)
+            iv, fv = _trilinear_cell(lattice_uv[r, b, 1], nv)
+            for c in range(n_components):
+                a = amplitude[r, b, c]
+                if a == 0.0:
+                    continue
+                ik, fk = _trilinear_cell(sigma_index[r, b, c], n_sigma)
+                value = 0.0
+                for dk in range(2):
+                    wk = fk if dk else 1.0 - fk
+                    if wk == 0.0:
+                        continue
+                    plane = convolved[b, ik + dk]
+                    value += wk * (
+                        (1.0 - fu) * ((1.0 - fv) * plane[iu, iv] + fv * plane[iu, iv + 1])
+                        + fu * ((1.0 - fv) * plane[iu + 1, iv] + fv * plane[iu + 1, iv + 1])
+                    )
+                total += a * value
+        out[r] = total
+
+
+@jit(parallel=True)
+def scatter_spread(values, lattice_uv, sigma_index, amplitude, out):  # pragma: no cover - jit
+    """Adjoint of :func:`scatter_gather`: ``out`` ``(n_beams, K, NU, NV)`` is overwritten."""
+    n_beams, n_sigma, nu, nv = out.shape
+    n_rows = values.shape[0]
+    n_components = amplitude.shape[2]
+    for b in prange(n_beams):
+        for k in range(n_sigma):
+            for u in range(nu):
+                for v in range(nv):
+                    out[b, k, u, v] = 0.0
+        for r in range(n_rows):
+            g = values[r]
+            if g == 0.0:
+                continue
+            iu, fu = _trilinear_cell(lattice_uv[r, b, 0], nu)
+            iv, fv = _trilinear_cell(lattice_uv[r, b, 1], nv)
+            for c in range(n_components):
+                a = amplitude[r, b, c] * g
+                if a == 0.0:
+                    continue
+                ik, fk = _trilinear_cell(sigma_index[r, b, c], n_sigma)
+                for dk in range(2):
+                    wk = (fk if dk else 1.0 - fk) * a
+                    if wk == 0.0:
+                        continue
+                    out[b, ik + dk, iu, iv] += wk * (1.0 - fu) * (1.0 - fv)
+                    out[b, ik + dk, iu, iv + 1] += wk * (1.0 - fu) * fv
+                    out[b, ik + dk, iu + 1, iv] += wk * fu * (1.0 - fv)
+                    out[b, ik + dk, iu + 1, iv + 1] += wk * fu * fv
+
+
+@jit(parallel=True)
+def scatter_rows(
+    coords,
+    amplitudes,
+    sigmas_mm,
+    depth_step_mm,
+    bixel_mm,
+    lattice_low,
+    sigma_min_mm,
+    log_ratio,
+    lattice_uv,
+    sigma_index,
+    amplitude,
+):  # pragma: no cover - jit
+    """Per-row inputs of :func:`scatter_gather` from the engine's ``coords``.
+
+    ``coords`` ``(n_beams, n_rows, 4)`` as in :func:`count_entries`;
+    ``amplitudes``/``sigmas_mm`` ``(n_components, n_depths)`` tables of the
+    broad components; outputs are ``(n_rows, n_beams, ...)``: lattice cell
+    (relative to ``lattice_low``), fractional index of σ/g in the geometric
+    series ``sigma_min_mm · exp(k · log_ratio)``, and ``A(d) / g²`` (0 where
+    the beam gives no dose).
+    """
+    n_beams, n_rows, _ = coords.shape
+    n_components = amplitudes.shape[0]
+    for r in prange(n_rows):
+        for b in range(n_beams):
+            lattice_uv[r, b, 0] = coords[b, r, 0] / bixel_mm - lattice_low[0]
+            lattice_uv[r, b, 1] = coords[b, r, 1] / bixel_mm - lattice_low[1]
+            depth = coords[b, r, 3]
+            g = coords[b, r, 2]
+            if not depth >= 0.0:
+                for c in range(n_components):
+                    amplitude[r, b, c] = 0.0
+                    sigma_index[r, b, c] = 0.0
+                continue
+            sample = depth / depth_step_mm
+            for c in range(n_components):
+                amplitude[r, b, c] = _interpolate(amplitudes[c], sample) / (g * g)
+                sigma = _interpolate(sigmas_mm[c], sample) / g
+                sigma_index[r, b, c] = math.log(sigma / sigma_min_mm) / log_ratio
