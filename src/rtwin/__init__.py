@@ -34,6 +34,7 @@ __all__ = [
     "io",
     "machines",
     "materials",
+    "optimize",
     "patient",
     "phantoms",
 ]
@@ -47,6 +48,7 @@ _SUBMODULES = {
     "io",
     "machines",
     "materials",
+    "optimize",
     "patient",
     "phantoms",
 }
@@ -68,6 +70,7 @@ if TYPE_CHECKING:  # pragma: no cover
         io,
         machines,
         materials,
+        optimize,
         patient,
         phantoms,
     )

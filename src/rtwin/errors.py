@@ -21,10 +21,12 @@ from __future__ import annotations
 
 __all__ = [
     "DicomError",
+    "EvaluationError",
     "GeometryError",
     "MachineError",
     "MaterialsError",
     "MatradError",
+    "OptimizationError",
     "RtwinError",
     "RtwinWarning",
     "StructureError",
@@ -60,12 +62,20 @@ class MachineError(RtwinError, ValueError):
     """A machine description, a beam-data measurement or a fitting option is invalid."""
 
 
+class EvaluationError(RtwinError, ValueError):
+    """A DVH, metric, clinical goal or goal file is invalid or cannot be evaluated."""
+
+
 class DicomError(RtwinError, OSError):
     """A DICOM file or series cannot be read or written as asked."""
 
 
 class MatradError(RtwinError, OSError):
     """A matRad / CORT ``.mat`` file cannot be read."""
+
+
+class OptimizationError(RtwinError, ValueError):
+    """An objective, its parameters or the doses and volumes handed to it are invalid."""
 
 
 class RtwinWarning(UserWarning):

@@ -275,14 +275,38 @@ class Structure:
         Each target voxel is sampled on ``ceil(target / source spacing)``
         points per axis; a point is inside when it falls in a voxel of the
         structure (voxels as boxes). The voxel joins when at least half its
-        points are inside, so volumes are preserved when upsampling onto
-        aligned grids and unbiased when downsampling.
+        points are inside (see :meth:`occupancy`), so volumes are preserved
+        when upsampling onto aligned grids and unbiased when downsampling.
         """
         if self.grid.is_same_as(grid, tolerance_mm=1e-6):
             return replace(self, grid=grid)
-        mask = np.zeros(grid.shape, dtype=bool)
+        mask = self.occupancy(grid) >= 0.5 - 1e-9
+        return replace(self, mask=mask, grid=grid)
+
+    def occupancy(self, grid: Grid) -> NDArray[np.float64]:
+        """Fraction of each voxel of ``grid`` that the structure fills, ``(nz, ny, nx)``.
+
+        Each voxel of ``grid`` is sampled on ``ceil(its spacing / this
+        structure's spacing)`` points per axis, and a point counts when it
+        falls in a voxel of the structure (voxels as boxes). Used for
+        partial-volume weights when a structure on the CT grid meets a
+        coarser dose grid.
+
+        Examples
+        --------
+        >>> from rtwin.geometry import Grid
+        >>> fine = Grid.from_spacing((4, 4, 4), spacing_mm=1.0, origin_mm=(0, 0, 0))
+        >>> slab = Structure.from_function("s", fine, lambda x, y, z: (x < 2) & (y < 2) & (z < 1))
+        >>> coarse = Grid.from_spacing((2, 2, 2), spacing_mm=2.0, origin_mm=(0.5, 0.5, 0.5))
+        >>> slab.occupancy(coarse)[0].tolist()  # half of the first coarse voxel
+        [[0.5, 0.0], [0.0, 0.0]]
+        """
+        fraction = np.zeros(grid.shape, dtype=np.float64)
+        if self.grid.is_same_as(grid, tolerance_mm=1e-6):
+            fraction[self.mask] = 1.0
+            return fraction
         if self.is_empty:
-            return replace(self, mask=mask, grid=grid)
+            return fraction
         box = self.bounding_box()
         corners = np.array(
             [
@@ -299,7 +323,7 @@ class Structure:
             np.ceil(target_index.max(axis=0)).astype(int) + 2, np.array(grid.size_xyz)
         )
         if np.any(high <= low):
-            return replace(self, mask=mask, grid=grid)
+            return fraction
         ratio = grid.spacing_mm / self.grid.spacing_mm
         counts = np.maximum(1, np.ceil(ratio - 1e-9).astype(int))
         offsets = [(np.arange(n) + 0.5) / n - 0.5 for n in counts]
@@ -318,9 +342,10 @@ class Structure:
             inside = np.zeros(len(points), dtype=bool)
             picked = nearest[valid]
             inside[valid] = self.mask[picked[:, 2], picked[:, 1], picked[:, 0]]
-            fraction = inside.reshape(len(centers), len(sub)).mean(axis=1)
-            mask[k, low[1] : high[1], low[0] : high[0]] = (fraction >= 0.5 - 1e-9).reshape(ii.shape)
-        return replace(self, mask=mask, grid=grid)
+            fraction[k, low[1] : high[1], low[0] : high[0]] = (
+                inside.reshape(len(centers), len(sub)).mean(axis=1).reshape(ii.shape)
+            )
+        return fraction
 
     def renamed(self, name: str) -> Structure:
         """The same structure under another name."""

@@ -17,12 +17,7 @@ from test_engine_geometry import _naive  # the dense numpy twin of the engine
 
 import rtwin
 from rtwin.dose.photon import PhotonPencilBeam, ScatterConvolution
-from rtwin.dose.photon._kernels import (
-    scatter_convolve,
-    scatter_convolve_adjoint,
-    scatter_gather,
-    scatter_spread,
-)
+from rtwin.dose.photon._kernels import scatter_gather, scatter_spread
 from rtwin.dose.photon._scatter import aperture_factors
 
 
@@ -44,61 +39,69 @@ class ThreeGaussianMachine:
         return amplitudes, sigmas
 
 
-def _operator_inputs(rng, n_beams=2, n_sigma=4, shape=(12, 10)):
-    box = np.array([[3, 7, 2, 6], [4, 8, 3, 5]][:n_beams], dtype=np.int64)
-    maps = np.zeros((n_beams, *shape))
-    for b, (u0, u1, v0, v1) in enumerate(box):
-        maps[b, u0 : u1 + 1, v0 : v1 + 1] = rng.uniform(size=(u1 - u0 + 1, v1 - v0 + 1))
-    sigma = 3.0 * 1.4 ** np.arange(n_sigma)
+def _small_operator(rng, n_rows=30):
+    """A hand-made two-beam operator on a 12 × 10 lattice with rows on lattice points."""
+    shape = (12, 10)
+    box = np.array([[3, 7, 2, 6], [4, 8, 3, 5]], dtype=np.int64)
+    cells = [
+        (b, u, v)
+        for b, (u0, u1, v0, v1) in enumerate(box)
+        for v in range(v0, v1 + 1)
+        for u in range(u0, u1 + 1)
+    ]
+    sigma = 6.0 * 1.5 ** np.arange(4)
     reach = np.minimum(np.ceil(3 * sigma / 5.0).astype(np.int64), max(shape) - 1)
     factors = aperture_factors(sigma, 5.0, int(reach.max()) + 1)
-    return maps, box, factors, reach
-
-
-def _twin_convolve(maps, factors, reach):
-    """Dense 2-D sums: out[b, k, uo, vo] = Σ F_k(|uo − us|) F_k(|vo − vs|) W[b, us, vs]."""
-    n_beams, nu, nv = maps.shape
-    out = np.zeros((n_beams, factors.shape[0], nu, nv))
-    for k in range(factors.shape[0]):
-
-        def f(n, k=k):
-            m = np.abs(np.subtract.outer(np.arange(n), np.arange(n)))
-            return np.where(m <= reach[k], factors[k, np.minimum(m, factors.shape[1] - 1)], 0.0)
-
-        for b in range(n_beams):
-            out[b, k] = f(nu) @ maps[b] @ f(nv).T
-    return out
-
-
-def test_convolution_matches_numpy_twin():
-    maps, box, factors, reach = _operator_inputs(np.random.default_rng(0))
-    out = np.empty((maps.shape[0], factors.shape[0], *maps.shape[1:]))
-    scatter_convolve(maps, box, factors, reach, out)
-    np.testing.assert_allclose(out, _twin_convolve(maps, factors, reach), rtol=1e-12, atol=1e-14)
-
-
-def test_convolution_adjoint_is_the_transpose():
-    rng = np.random.default_rng(1)
-    maps, box, factors, reach = _operator_inputs(rng)
-    n_beams, n_sigma = maps.shape[0], factors.shape[0]
-    out = np.empty((n_beams, n_sigma, *maps.shape[1:]))
-    scatter_convolve(maps, box, factors, reach, out)
-    grid = rng.normal(size=out.shape)
-    su = int((box[:, 1] - box[:, 0]).max()) + 1
-    sv = int((box[:, 3] - box[:, 2]).max()) + 1
-    back = np.empty((n_beams, n_sigma, su, sv))
-    scatter_convolve_adjoint(grid, box, factors, reach, back)
-    lhs = float((out * grid).sum())
-    rhs = sum(
-        float(
-            (
-                maps[b, u0 : u1 + 1, v0 : v1 + 1]
-                * back[b, :, : u1 - u0 + 1, : v1 - v0 + 1].sum(axis=0)
-            ).sum()
-        )
-        for b, (u0, u1, v0, v1) in enumerate(box)
+    uv = np.stack(
+        (rng.integers(0, shape[0], (n_rows, 2)), rng.integers(0, shape[1], (n_rows, 2))), axis=-1
+    ).astype(np.float32)
+    sigma_index = rng.integers(0, 4, (n_rows, 2, 1)).astype(np.float32)
+    amplitude = rng.uniform(0.5, 1.0, (n_rows, 2, 1)).astype(np.float32)
+    operator = ScatterConvolution(
+        n_voxels=100,
+        n_beamlets=len(cells),
+        rows=np.arange(n_rows, dtype=np.int64) * 3,
+        lattice_uv=uv,
+        sigma_index=sigma_index,
+        amplitude=amplitude,
+        source_cells=np.array(cells, dtype=np.int64),
+        source_box=box,
+        lattice_shape=shape,
+        sigma_mm=sigma,
+        factors=factors,
+        reach=reach,
     )
-    assert lhs == pytest.approx(rhs, rel=1e-12)
+    return operator, np.array(cells), factors, reach
+
+
+def test_operator_on_lattice_points_matches_the_direct_sum():
+    """Rows on lattice points and σ samples: no interpolation, the exact 2-D sum."""
+    rng = np.random.default_rng(0)
+    operator, cells, factors, reach = _small_operator(rng)
+    w = rng.uniform(size=operator.n_beamlets)
+
+    def factor(k, m):
+        m = abs(int(m))
+        return factors[k, m] if m <= reach[k] else 0.0
+
+    expected = np.zeros(operator.rows.size)
+    for r in range(operator.rows.size):
+        for j, (b, u, v) in enumerate(cells):
+            k = int(operator.sigma_index[r, b, 0])
+            du = operator.lattice_uv[r, b, 0] - u
+            dv = operator.lattice_uv[r, b, 1] - v
+            expected[r] += operator.amplitude[r, b, 0] * w[j] * factor(k, du) * factor(k, dv)
+    np.testing.assert_allclose(operator.forward(w), expected, rtol=1e-6)
+
+
+def test_operator_adjoint_is_the_transpose():
+    rng = np.random.default_rng(1)
+    operator, *_ = _small_operator(rng)
+    w = rng.uniform(size=operator.n_beamlets)
+    g = rng.normal(size=operator.rows.size)
+    assert float(operator.forward(w) @ g) == pytest.approx(
+        float(w @ operator.adjoint(g)), rel=1e-12
+    )
 
 
 def test_gather_matches_trilinear_interpolation_and_spread_is_its_transpose():

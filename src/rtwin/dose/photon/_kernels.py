@@ -162,87 +162,10 @@ def fill_entries(
 
 # --------------------------------------------------------------------------- broad scatter
 # The broad (σ of centimetres) kernel components are applied as a separable
-# convolution of each beam's weight map on the bixel lattice, sampled at a
-# geometric series of σ, and interpolated at every voxel: bilinear in the
-# isocentre plane, linear in log σ.
-
-
-@jit(parallel=True)
-def scatter_convolve(weight_maps, source_box, factors, reach, out):  # pragma: no cover - jit
-    """``out[b, k] = weight_maps[b] ⊛ (F_k ⊗ F_k)`` on the lattice (separable).
-
-    ``weight_maps`` ``(n_beams, NU, NV)`` are zero outside ``source_box[b]``
-    ``= (u_low, u_high, v_low, v_high)`` (inclusive); ``factors[k, m]`` is the
-    1-D factor at a lattice offset of ``m`` cells (``m ≤ reach[k]``; beyond,
-    zero). ``out`` ``(n_beams, K, NU, NV)`` is overwritten.
-    """
-    n_beams, n_sigma, nu, nv = out.shape
-    for task in prange(n_beams * n_sigma):
-        b = task // n_sigma
-        k = task % n_sigma
-        u_low, u_high, v_low, v_high = (
-            source_box[b, 0],
-            source_box[b, 1],
-            source_box[b, 2],
-            source_box[b, 3],
-        )
-        r = reach[k]
-        u0 = max(u_low - r, 0)
-        u1 = min(u_high + r, nu - 1)
-        v0 = max(v_low - r, 0)
-        v1 = min(v_high + r, nv - 1)
-        for uo in range(nu):
-            for vo in range(nv):
-                out[b, k, uo, vo] = 0.0
-        partial = np.zeros((u1 - u0 + 1, v_high - v_low + 1))
-        for uo in range(u0, u1 + 1):
-            for us in range(max(u_low, uo - r), min(u_high, uo + r) + 1):
-                f = factors[k, abs(uo - us)]
-                for vs in range(v_low, v_high + 1):
-                    partial[uo - u0, vs - v_low] += f * weight_maps[b, us, vs]
-        for uo in range(u0, u1 + 1):
-            for vo in range(v0, v1 + 1):
-                total = 0.0
-                for vs in range(max(v_low, vo - r), min(v_high, vo + r) + 1):
-                    total += factors[k, abs(vo - vs)] * partial[uo - u0, vs - v_low]
-                out[b, k, uo, vo] = total
-
-
-@jit(parallel=True)
-def scatter_convolve_adjoint(grid, source_box, factors, reach, out):  # pragma: no cover - jit
-    """Adjoint of :func:`scatter_convolve`: ``out[b, k, us - u_low, vs - v_low]``.
-
-    ``grid`` ``(n_beams, K, NU, NV)``; ``out`` ``(n_beams, K, SU, SV)`` is
-    overwritten on each beam's source box (the caller sums over ``k``).
-    """
-    n_beams, n_sigma, nu, nv = grid.shape
-    for task in prange(n_beams * n_sigma):
-        b = task // n_sigma
-        k = task % n_sigma
-        u_low, u_high, v_low, v_high = (
-            source_box[b, 0],
-            source_box[b, 1],
-            source_box[b, 2],
-            source_box[b, 3],
-        )
-        r = reach[k]
-        u0 = max(u_low - r, 0)
-        u1 = min(u_high + r, nu - 1)
-        for us in range(out.shape[2]):
-            for vs in range(out.shape[3]):
-                out[b, k, us, vs] = 0.0
-        partial = np.zeros((u1 - u0 + 1, v_high - v_low + 1))
-        for uo in range(u0, u1 + 1):
-            for vs in range(v_low, v_high + 1):
-                total = 0.0
-                for vo in range(max(0, vs - r), min(nv - 1, vs + r) + 1):
-                    total += factors[k, abs(vo - vs)] * grid[b, k, uo, vo]
-                partial[uo - u0, vs - v_low] = total
-        for us in range(u_low, u_high + 1):
-            for uo in range(max(u0, us - r), min(u1, us + r) + 1):
-                f = factors[k, abs(uo - us)]
-                for vs in range(v_low, v_high + 1):
-                    out[b, k, us - u_low, vs - v_low] += f * partial[uo - u0, vs - v_low]
+# convolution of each beam's weight map on the bixel lattice (matrix products
+# in _scatter.py), sampled at a geometric series of σ, and interpolated at
+# every voxel by these kernels: bilinear in the isocentre plane, linear in
+# log σ.
 
 
 @jit

@@ -23,13 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from rtwin._arrays import frozen
-from rtwin.dose.photon._kernels import (
-    scatter_convolve,
-    scatter_convolve_adjoint,
-    scatter_gather,
-    scatter_rows,
-    scatter_spread,
-)
+from rtwin.dose.photon._kernels import scatter_gather, scatter_rows, scatter_spread
 from rtwin.errors import GeometryError
 
 __all__ = ["ScatterConvolution"]
@@ -107,6 +101,9 @@ class ScatterConvolution:
     sigma_mm: NDArray[np.float64] = field(repr=False)
     factors: NDArray[np.float64] = field(repr=False)
     reach: NDArray[np.int64] = field(repr=False)
+    _toeplitz: tuple[NDArray[np.float64], NDArray[np.float64]] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         n_beams = self.source_box.shape[0]
@@ -132,6 +129,18 @@ class ScatterConvolution:
             "reach",
         ):
             object.__setattr__(self, name, frozen(np.ascontiguousarray(getattr(self, name))))
+        object.__setattr__(
+            self,
+            "_toeplitz",
+            tuple(frozen(self._banded(n)) for n in self.lattice_shape),
+        )
+
+    def _banded(self, n: int) -> NDArray[np.float64]:
+        """``T[k, i, j] = F_k(|i − j|)`` within the reach, else 0: ``(K, n, n)``."""
+        offset = np.abs(np.subtract.outer(np.arange(n), np.arange(n)))
+        width = self.factors.shape[1]
+        values = self.factors[:, np.minimum(offset, width - 1)]
+        return np.where(offset[None] <= self.reach[:, None, None], values, 0.0)
 
     @property
     def n_beams(self) -> int:
@@ -149,19 +158,29 @@ class ScatterConvolution:
         )
 
     # ---------------------------------------------------------------- products
-    def _weight_maps(self, weights: NDArray[np.float64]) -> NDArray[np.float64]:
-        maps = np.zeros((self.n_beams, *self.lattice_shape))
-        cells = self.source_cells
-        maps[cells[:, 0], cells[:, 1], cells[:, 2]] = weights
-        return maps
+    # Per beam b and σ sample k the lattice convolution is C = T_u[k] W_b T_v[k]ᵀ
+    # with banded Toeplitz T (the 1-D factors), restricted to the beam's source
+    # box: two batched matrix products (BLAS) per beam.
+
+    def _box(self, b: int) -> tuple[slice, slice]:
+        u0, u1, v0, v1 = (int(x) for x in self.source_box[b])
+        return slice(u0, u1 + 1), slice(v0, v1 + 1)
 
     def forward(self, weights: ArrayLike) -> NDArray[np.float64]:
         """Dose (Gy) at ``rows`` of beamlet ``weights`` ``(n_beamlets,)``; float64 ``(n_rows,)``."""
         w = np.ascontiguousarray(weights, dtype=np.float64)
         if w.shape != (self.n_beamlets,):
             raise GeometryError(f"weights must have shape ({self.n_beamlets},); got {w.shape}")
+        maps = np.zeros((self.n_beams, *self.lattice_shape))
+        cells = self.source_cells
+        maps[cells[:, 0], cells[:, 1], cells[:, 2]] = w
+        toeplitz_u, toeplitz_v = self._toeplitz
         convolved = np.empty((self.n_beams, self.sigma_mm.shape[0], *self.lattice_shape))
-        scatter_convolve(self._weight_maps(w), self.source_box, self.factors, self.reach, convolved)
+        for b in range(self.n_beams):
+            su, sv = self._box(b)
+            np.matmul(
+                toeplitz_u[:, :, su] @ maps[b, su, sv], toeplitz_v[:, sv, :], out=convolved[b]
+            )
         out = np.empty(self.rows.shape[0])
         scatter_gather(convolved, self.lattice_uv, self.sigma_index, self.amplitude, out)
         return out
@@ -171,18 +190,15 @@ class ScatterConvolution:
         g = np.ascontiguousarray(values, dtype=np.float64)
         if g.shape != self.rows.shape:
             raise GeometryError(f"values must have shape {self.rows.shape}; got {g.shape}")
-        n_sigma = self.sigma_mm.shape[0]
-        spread = np.empty((self.n_beams, n_sigma, *self.lattice_shape))
+        spread = np.empty((self.n_beams, self.sigma_mm.shape[0], *self.lattice_shape))
         scatter_spread(g, self.lattice_uv, self.sigma_index, self.amplitude, spread)
-        box = self.source_box
-        su = int((box[:, 1] - box[:, 0]).max()) + 1
-        sv = int((box[:, 3] - box[:, 2]).max()) + 1
-        per_sigma = np.empty((self.n_beams, n_sigma, su, sv))
-        scatter_convolve_adjoint(spread, box, self.factors, self.reach, per_sigma)
-        maps = per_sigma.sum(axis=1)
+        toeplitz_u, toeplitz_v = self._toeplitz
+        maps = np.zeros((self.n_beams, *self.lattice_shape))
+        for b in range(self.n_beams):
+            su, sv = self._box(b)
+            maps[b, su, sv] = (toeplitz_u[:, su, :] @ spread[b] @ toeplitz_v[:, :, sv]).sum(axis=0)
         cells = self.source_cells
-        beam = cells[:, 0]
-        return maps[beam, cells[:, 1] - box[beam, 0], cells[:, 2] - box[beam, 2]]
+        return maps[cells[:, 0], cells[:, 1], cells[:, 2]]
 
     def restricted(self, positions: ArrayLike) -> ScatterConvolution:
         """The operator on a subset of its rows (``positions`` index ``rows``)."""

@@ -1,0 +1,163 @@
+"""optimize_fluence: properties, callback, errors, the sparse products vs scipy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import rtwin
+from rtwin.errors import OptimizationError
+from rtwin.optimize import (
+    FluenceProblem,
+    MaxDose,
+    OptimizationResult,
+    SquaredDeviation,
+    SquaredOverdose,
+    optimize_fluence,
+)
+from rtwin.optimize._kernels import csr_matvec
+
+
+@pytest.fixture(scope="module")
+def case():
+    patient = rtwin.phantoms.water_box(size_mm=80, voxel_mm=5, target_radius_mm=12)
+    beams = rtwin.beams.equispaced(3, isocenter_mm=(0.0, 0.0, 0.0))
+    influence = rtwin.dose.PhotonPencilBeam().influence(patient, beams)
+    target = patient.structures.targets[0].name
+    return patient, influence, target
+
+
+def test_csr_matvec_matches_scipy():
+    import scipy.sparse as sparse
+
+    rng = np.random.default_rng(0)
+    matrix = sparse.random_array((300, 70), density=0.2, format="csr", rng=rng, dtype=np.float32)
+    x = rng.uniform(size=70)
+    out = np.empty(300)
+    csr_matvec(matrix.indptr.astype(np.int64), matrix.indices, matrix.data, x, out)
+    np.testing.assert_allclose(out, matrix.astype(np.float64) @ x, rtol=1e-12)
+
+
+def test_problem_gradient_matches_finite_differences(case):
+    patient, influence, target = case
+    problem = FluenceProblem.build(
+        influence,
+        patient.structures,
+        [SquaredDeviation(target, dose_gy=2.0), SquaredOverdose("Body", dose_gy=0.5)],
+    )
+    rng = np.random.default_rng(1)
+    w = rng.uniform(0.5, 1.5, size=influence.n_beamlets)
+    _, gradient, _ = problem.evaluate(w)
+    for j in rng.choice(influence.n_beamlets, 5, replace=False):
+        step = np.zeros_like(w)
+        step[j] = 1e-4
+        numeric = (problem.evaluate(w + step)[0] - problem.evaluate(w - step)[0]) / 2e-4
+        assert gradient[j] == pytest.approx(numeric, rel=1e-4, abs=1e-8)
+
+
+def test_problem_dose_equals_the_influence_dose(case):
+    patient, influence, target = case
+    problem = FluenceProblem.build(
+        influence, patient.structures, [SquaredDeviation(target, dose_gy=2.0)]
+    )
+    w = np.random.default_rng(2).uniform(size=influence.n_beamlets)
+    np.testing.assert_allclose(
+        problem.dose_at_rows(w), influence.forward(w)[problem.rows], rtol=1e-5, atol=1e-9
+    )
+
+
+def test_trivial_problem_reaches_its_minimum(case):
+    patient, influence, target = case
+    result = optimize_fluence(
+        influence, patient.structures, [SquaredDeviation(target, dose_gy=2.0)]
+    )
+    assert isinstance(result, OptimizationResult)
+    assert result.converged
+    # a uniform 2 Gy in one small target is reachable: the minimum is ~0
+    # (mean squared deviation below 1e-5 Gy², i.e. an RMS deviation of 3 mGy)
+    assert result.objective_value < 1e-5
+    assert result.objective_value <= result.history[0]
+    values = result.dose.values.ravel()[patient.structures[target].mask.ravel()]
+    assert np.abs(values - 2.0).max() < 0.1
+
+
+@settings(max_examples=6, deadline=None)
+@given(level=st.floats(0.5, 80.0), oar_level=st.floats(0.0, 1.0))
+def test_weights_are_never_negative(case, level, oar_level):
+    patient, influence, target = case
+    result = optimize_fluence(
+        influence,
+        patient.structures,
+        [SquaredDeviation(target, dose_gy=level), MaxDose("Body", dose_gy=oar_level * level)],
+        max_iterations=30,
+    )
+    assert result.weights.min() >= 0.0
+    assert np.all(np.isfinite(result.weights))
+
+
+def test_callback_stops_the_run_and_result_says_so(case):
+    patient, influence, target = case
+    seen = []
+
+    def stop_at_three(state):
+        seen.append(state.iteration)
+        return state.iteration >= 3
+
+    result = optimize_fluence(
+        influence,
+        patient.structures,
+        [SquaredDeviation(target, dose_gy=2.0)],
+        callback=stop_at_three,
+    )
+    assert seen == [1, 2, 3]
+    assert result.stopped_by_callback and not result.converged
+    assert result.n_iterations == 3
+    assert "callback" in result.message
+
+
+def test_results_are_reproducible(case):
+    patient, influence, target = case
+    objectives = [
+        SquaredDeviation(target, dose_gy=2.0),
+        SquaredOverdose("Body", dose_gy=1.0, weight=0.1),
+    ]
+    a = optimize_fluence(influence, patient.structures, objectives, max_iterations=40)
+    b = optimize_fluence(influence, patient.structures, objectives, max_iterations=40)
+    np.testing.assert_array_equal(a.weights, b.weights)
+
+
+def test_objective_values_and_history(case):
+    patient, influence, target = case
+    objectives = [
+        SquaredDeviation(target, dose_gy=2.0),
+        SquaredOverdose("Body", dose_gy=1.0, weight=0.1),
+    ]
+    result = optimize_fluence(influence, patient.structures, objectives, max_iterations=40)
+    assert len(result.objective_values) == 2
+    assert result.objective_value == pytest.approx(sum(result.objective_values))
+    assert result.history[-1] <= result.history[0]
+    assert "squared deviation" in result.table()
+    with pytest.raises(ValueError):
+        result.weights[0] = 1.0
+
+
+def test_bad_input_raises_clear_errors(case):
+    patient, influence, target = case
+    good = [SquaredDeviation(target, dose_gy=2.0)]
+    with pytest.raises(OptimizationError, match="at least one objective"):
+        optimize_fluence(influence, patient.structures, [])
+    with pytest.raises(OptimizationError, match="max_iterations"):
+        optimize_fluence(influence, patient.structures, good, max_iterations=0)
+    with pytest.raises(OptimizationError, match="initial_weights must have shape"):
+        optimize_fluence(influence, patient.structures, good, initial_weights=[1.0])
+    with pytest.raises(OptimizationError, match="non-negative"):
+        optimize_fluence(
+            influence,
+            patient.structures,
+            good,
+            initial_weights=-np.ones(influence.n_beamlets),
+        )
+    with pytest.raises(KeyError, match="Cord"):
+        optimize_fluence(influence, patient.structures, [SquaredDeviation("Cord", dose_gy=2.0)])
