@@ -23,6 +23,8 @@ __all__ = [
     "Grid",
     "Image",
     "Patient",
+    "Plan",
+    "Prescription",
     "Structure",
     "StructureSet",
     "__version__",
@@ -60,6 +62,8 @@ _NAMES = {
     "Structure": "rtwin.anatomy",
     "StructureSet": "rtwin.anatomy",
     "Patient": "rtwin.patient",
+    "Plan": "rtwin.optimize",
+    "Prescription": "rtwin.optimize",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -79,6 +83,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from rtwin.anatomy import Image, Structure, StructureSet
     from rtwin.geometry import Grid
+    from rtwin.optimize import Plan, Prescription
     from rtwin.patient import Patient
 
 

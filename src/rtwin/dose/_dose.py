@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -69,6 +69,42 @@ class Dose:
         if not np.isfinite(factor) or factor < 0:
             raise GeometryError(f"dose scale factor must be finite and >= 0; got {factor!r}")
         return replace(self, values=self.values * np.float32(factor))
+
+    def normalized(self, structure: Any, *, at_volume: float = 0.95, to_gy: float) -> Dose:
+        """The dose scaled so that ``structure`` receives ``to_gy`` at ``at_volume``.
+
+        The usual target normalization: ``dose.normalized(ptv, to_gy=50)``
+        makes D95 % of the PTV 50 Gy. The DVH is computed on the structure's
+        own grid (:meth:`rtwin.evaluation.DVH.compute`), so a structure on
+        the CT grid is evaluated there, not on the coarser dose grid.
+
+        Raises
+        ------
+        GeometryError
+            ``at_volume`` outside (0, 1], ``to_gy`` not positive, or the
+            structure receives no dose at that volume.
+
+        Examples
+        --------
+        >>> import numpy as np, rtwin
+        >>> patient = rtwin.phantoms.water_box(size_mm=60, voxel_mm=5)
+        >>> dose = Dose(values=np.full(patient.grid.shape, 1.6), grid=patient.grid)
+        >>> round(dose.normalized(patient.structures["Target"], to_gy=2.0).max_gy, 4)
+        2.0
+        """
+        from rtwin.evaluation import DVH
+
+        if not (0.0 < at_volume <= 1.0):
+            raise GeometryError(f"at_volume must be a fraction in (0, 1]; got {at_volume!r}")
+        if not (np.isfinite(to_gy) and to_gy > 0):
+            raise GeometryError(f"to_gy must be a positive dose; got {to_gy!r}")
+        current = DVH.compute(self, structure).dose_at_volume(at_volume)
+        if not current > 0:
+            raise GeometryError(
+                f"structure {structure.name!r} receives no dose at {at_volume:.0%} of its volume; "
+                "cannot normalize"
+            )
+        return self.scaled(to_gy / current)
 
     def __add__(self, other: Dose) -> Dose:
         if not isinstance(other, Dose):

@@ -28,6 +28,7 @@ from rtwin.optimize._objectives import (
     SquaredUnderdose,
 )
 from rtwin.optimize._optimizer import IterationState, OptimizationResult, optimize_fluence
+from rtwin.optimize._plan import Plan, Prescription
 from rtwin.optimize._problem import FluenceProblem
 
 __all__ = [
@@ -41,6 +42,8 @@ __all__ = [
     "MinDose",
     "Objective",
     "OptimizationResult",
+    "Plan",
+    "Prescription",
     "SquaredDeviation",
     "SquaredOverdose",
     "SquaredUnderdose",

@@ -107,7 +107,7 @@ def test_operator_adjoint_is_the_transpose():
 def test_gather_matches_trilinear_interpolation_and_spread_is_its_transpose():
     rng = np.random.default_rng(2)
     n_beams, n_sigma, nu, nv, n_rows, n_components = 2, 5, 9, 8, 40, 2
-    convolved = rng.uniform(size=(n_beams, n_sigma, nu, nv))
+    convolved = rng.uniform(size=(n_beams, nu, nv, n_sigma))
     uv = rng.uniform(-0.5, [nu - 0.5, nv - 0.5], size=(n_rows, n_beams, 2)).astype(np.float32)
     sigma_index = rng.uniform(-0.2, n_sigma - 0.8, size=(n_rows, n_beams, n_components)).astype(
         np.float32
@@ -121,9 +121,9 @@ def test_gather_matches_trilinear_interpolation_and_spread_is_its_transpose():
         for c in range(n_components):
             points = np.stack(
                 (
-                    np.clip(sigma_index[:, b, c], 0, n_sigma - 1),
                     np.clip(uv[:, b, 0], 0, nu - 1),
                     np.clip(uv[:, b, 1], 0, nv - 1),
+                    np.clip(sigma_index[:, b, c], 0, n_sigma - 1),
                 )
             ).astype(np.float64)
             twin += amplitude[:, b, c] * ndimage.map_coordinates(convolved[b], points, order=1)

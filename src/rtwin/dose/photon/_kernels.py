@@ -183,13 +183,15 @@ def _trilinear_cell(position, size):  # pragma: no cover - jit
 
 @jit(parallel=True)
 def scatter_gather(convolved, lattice_uv, sigma_index, amplitude, out):  # pragma: no cover
-    """``out[r] = Σ_b Σ_c amplitude[r, b, c] · C_b(σ, u, v)`` (trilinear in k, u, v).
+    """``out[r] = Σ_b Σ_c amplitude[r, b, c] · C_b(u, v, σ)`` (trilinear in u, v, k).
 
-    Per-row arrays are ``(n_rows, n_beams, ...)``: ``lattice_uv`` the row's
-    fractional lattice cell, ``sigma_index`` the fractional σ sample and
-    ``amplitude`` the weight of each broad component.
+    ``convolved`` is ``(n_beams, NU, NV, K)`` (the σ samples of a lattice
+    cell side by side). Per-row arrays are ``(n_rows, n_beams, ...)``:
+    ``lattice_uv`` the row's fractional lattice cell, ``sigma_index`` the
+    fractional σ sample and ``amplitude`` the weight of each broad
+    component.
     """
-    n_beams, n_sigma, nu, nv = convolved.shape
+    n_beams, nu, nv, n_sigma = convolved.shape
     n_rows = out.shape[0]
     n_components = amplitude.shape[2]
     for r in prange(n_rows):
@@ -197,55 +199,84 @@ def scatter_gather(convolved, lattice_uv, sigma_index, amplitude, out):  # pragm
         for b in range(n_beams):
             iu, fu = _trilinear_cell(lattice_uv[r, b, 0], nu)
             iv, fv = _trilinear_cell(lattice_uv[r, b, 1], nv)
+            w00 = (1.0 - fu) * (1.0 - fv)
+            w01 = (1.0 - fu) * fv
+            w10 = fu * (1.0 - fv)
+            w11 = fu * fv
             for c in range(n_components):
                 a = amplitude[r, b, c]
                 if a == 0.0:
                     continue
                 ik, fk = _trilinear_cell(sigma_index[r, b, c], n_sigma)
-                value = 0.0
-                for dk in range(2):
-                    wk = fk if dk else 1.0 - fk
-                    if wk == 0.0:
-                        continue
-                    plane = convolved[b, ik + dk]
-                    value += wk * (
-                        (1.0 - fu) * ((1.0 - fv) * plane[iu, iv] + fv * plane[iu, iv + 1])
-                        + fu * ((1.0 - fv) * plane[iu + 1, iv] + fv * plane[iu + 1, iv + 1])
-                    )
-                total += a * value
+                low = (
+                    w00 * convolved[b, iu, iv, ik]
+                    + w01 * convolved[b, iu, iv + 1, ik]
+                    + w10 * convolved[b, iu + 1, iv, ik]
+                    + w11 * convolved[b, iu + 1, iv + 1, ik]
+                )
+                high = (
+                    w00 * convolved[b, iu, iv, ik + 1]
+                    + w01 * convolved[b, iu, iv + 1, ik + 1]
+                    + w10 * convolved[b, iu + 1, iv, ik + 1]
+                    + w11 * convolved[b, iu + 1, iv + 1, ik + 1]
+                )
+                total += a * ((1.0 - fk) * low + fk * high)
         out[r] = total
+
+
+#: Row chunks of :func:`scatter_spread`, each with its own buffer (fixed, so the
+#: summation order and the result do not depend on the number of threads).
+SPREAD_CHUNKS = 4
 
 
 @jit(parallel=True)
 def scatter_spread(values, lattice_uv, sigma_index, amplitude, out):  # pragma: no cover - jit
-    """Adjoint of :func:`scatter_gather`: ``out`` ``(n_beams, K, NU, NV)`` is overwritten."""
-    n_beams, n_sigma, nu, nv = out.shape
+    """Adjoint of :func:`scatter_gather`: ``out`` ``(n_beams, NU, NV, K)`` is overwritten.
+
+    Rows are split into ``SPREAD_CHUNKS`` contiguous chunks, each spread
+    into its own buffer in parallel; the buffers are then summed in order.
+    """
+    n_beams, nu, nv, n_sigma = out.shape
     n_rows = values.shape[0]
     n_components = amplitude.shape[2]
-    for b in prange(n_beams):
-        for k in range(n_sigma):
-            for u in range(nu):
-                for v in range(nv):
-                    out[b, k, u, v] = 0.0
-        for r in range(n_rows):
+    n_chunks = SPREAD_CHUNKS
+    buffers = np.zeros((n_chunks, n_beams, nu, nv, n_sigma))
+    for chunk in prange(n_chunks):
+        buffer = buffers[chunk]
+        for r in range(chunk * n_rows // n_chunks, (chunk + 1) * n_rows // n_chunks):
             g = values[r]
             if g == 0.0:
                 continue
-            iu, fu = _trilinear_cell(lattice_uv[r, b, 0], nu)
-            iv, fv = _trilinear_cell(lattice_uv[r, b, 1], nv)
-            for c in range(n_components):
-                a = amplitude[r, b, c] * g
-                if a == 0.0:
-                    continue
-                ik, fk = _trilinear_cell(sigma_index[r, b, c], n_sigma)
-                for dk in range(2):
-                    wk = (fk if dk else 1.0 - fk) * a
-                    if wk == 0.0:
+            for b in range(n_beams):
+                iu, fu = _trilinear_cell(lattice_uv[r, b, 0], nu)
+                iv, fv = _trilinear_cell(lattice_uv[r, b, 1], nv)
+                for c in range(n_components):
+                    a = amplitude[r, b, c] * g
+                    if a == 0.0:
                         continue
-                    out[b, ik + dk, iu, iv] += wk * (1.0 - fu) * (1.0 - fv)
-                    out[b, ik + dk, iu, iv + 1] += wk * (1.0 - fu) * fv
-                    out[b, ik + dk, iu + 1, iv] += wk * fu * (1.0 - fv)
-                    out[b, ik + dk, iu + 1, iv + 1] += wk * fu * fv
+                    ik, fk = _trilinear_cell(sigma_index[r, b, c], n_sigma)
+                    lo = a * (1.0 - fk)
+                    hi = a * fk
+                    w = (1.0 - fu) * (1.0 - fv)
+                    buffer[b, iu, iv, ik] += lo * w
+                    buffer[b, iu, iv, ik + 1] += hi * w
+                    w = (1.0 - fu) * fv
+                    buffer[b, iu, iv + 1, ik] += lo * w
+                    buffer[b, iu, iv + 1, ik + 1] += hi * w
+                    w = fu * (1.0 - fv)
+                    buffer[b, iu + 1, iv, ik] += lo * w
+                    buffer[b, iu + 1, iv, ik + 1] += hi * w
+                    w = fu * fv
+                    buffer[b, iu + 1, iv + 1, ik] += lo * w
+                    buffer[b, iu + 1, iv + 1, ik + 1] += hi * w
+    for b in prange(n_beams):
+        for u in range(nu):
+            for v in range(nv):
+                for k in range(n_sigma):
+                    total = 0.0
+                    for chunk in range(n_chunks):
+                        total += buffers[chunk, b, u, v, k]
+                    out[b, u, v, k] = total
 
 
 @jit(parallel=True)

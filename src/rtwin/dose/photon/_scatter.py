@@ -175,12 +175,11 @@ class ScatterConvolution:
         cells = self.source_cells
         maps[cells[:, 0], cells[:, 1], cells[:, 2]] = w
         toeplitz_u, toeplitz_v = self._toeplitz
-        convolved = np.empty((self.n_beams, self.sigma_mm.shape[0], *self.lattice_shape))
+        convolved = np.empty((self.n_beams, *self.lattice_shape, self.sigma_mm.shape[0]))
         for b in range(self.n_beams):
             su, sv = self._box(b)
-            np.matmul(
-                toeplitz_u[:, :, su] @ maps[b, su, sv], toeplitz_v[:, sv, :], out=convolved[b]
-            )
+            by_sigma = toeplitz_u[:, :, su] @ maps[b, su, sv] @ toeplitz_v[:, sv, :]
+            convolved[b] = by_sigma.transpose(1, 2, 0)
         out = np.empty(self.rows.shape[0])
         scatter_gather(convolved, self.lattice_uv, self.sigma_index, self.amplitude, out)
         return out
@@ -190,13 +189,14 @@ class ScatterConvolution:
         g = np.ascontiguousarray(values, dtype=np.float64)
         if g.shape != self.rows.shape:
             raise GeometryError(f"values must have shape {self.rows.shape}; got {g.shape}")
-        spread = np.empty((self.n_beams, self.sigma_mm.shape[0], *self.lattice_shape))
+        spread = np.empty((self.n_beams, *self.lattice_shape, self.sigma_mm.shape[0]))
         scatter_spread(g, self.lattice_uv, self.sigma_index, self.amplitude, spread)
         toeplitz_u, toeplitz_v = self._toeplitz
         maps = np.zeros((self.n_beams, *self.lattice_shape))
         for b in range(self.n_beams):
             su, sv = self._box(b)
-            maps[b, su, sv] = (toeplitz_u[:, su, :] @ spread[b] @ toeplitz_v[:, :, sv]).sum(axis=0)
+            by_sigma = np.ascontiguousarray(spread[b].transpose(2, 0, 1))
+            maps[b, su, sv] = (toeplitz_u[:, su, :] @ by_sigma @ toeplitz_v[:, :, sv]).sum(axis=0)
         cells = self.source_cells
         return maps[cells[:, 0], cells[:, 1], cells[:, 2]]
 
