@@ -40,6 +40,7 @@ __all__ = [
     "optimize",
     "patient",
     "phantoms",
+    "radiobiology",
 ]
 
 _SUBMODULES = {
@@ -55,6 +56,7 @@ _SUBMODULES = {
     "optimize",
     "patient",
     "phantoms",
+    "radiobiology",
 }
 _NAMES = {
     "Grid": "rtwin.geometry",
@@ -80,6 +82,7 @@ if TYPE_CHECKING:  # pragma: no cover
         optimize,
         patient,
         phantoms,
+        radiobiology,
     )
     from rtwin.anatomy import Image, Structure, StructureSet
     from rtwin.geometry import Grid

@@ -27,6 +27,7 @@ __all__ = [
     "MaterialsError",
     "MatradError",
     "OptimizationError",
+    "RadiobiologyError",
     "RtwinError",
     "RtwinWarning",
     "StructureError",
@@ -76,6 +77,10 @@ class MatradError(RtwinError, OSError):
 
 class OptimizationError(RtwinError, ValueError):
     """An objective, its parameters or the doses and volumes handed to it are invalid."""
+
+
+class RadiobiologyError(RtwinError, ValueError):
+    """A radiobiological model, its parameters or the doses handed to it are invalid."""
 
 
 class RtwinWarning(UserWarning):

@@ -16,6 +16,7 @@ from rtwin.io._dicom import read_dicom
 from rtwin.io._files import SeriesSummary, list_series
 from rtwin.io._matrad import MatradObjective, read_matrad, read_matrad_objectives
 from rtwin.io._pseudonymize import pseudonymize_id
+from rtwin.io._rtdose import RTDose, read_rtdose, write_rtdose
 from rtwin.io._rtstruct import RTStruct, SkippedROI, read_rtstruct, role_of
 from rtwin.io._series import ImageSeries, read_image_series
 from rtwin.io._write import write_image_series, write_rtstruct
@@ -23,6 +24,7 @@ from rtwin.io._write import write_image_series, write_rtstruct
 __all__ = [
     "ImageSeries",
     "MatradObjective",
+    "RTDose",
     "RTStruct",
     "SeriesSummary",
     "SkippedROI",
@@ -32,8 +34,10 @@ __all__ = [
     "read_image_series",
     "read_matrad",
     "read_matrad_objectives",
+    "read_rtdose",
     "read_rtstruct",
     "role_of",
     "write_image_series",
+    "write_rtdose",
     "write_rtstruct",
 ]
