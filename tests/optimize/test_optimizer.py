@@ -161,3 +161,17 @@ def test_bad_input_raises_clear_errors(case):
         )
     with pytest.raises(KeyError, match="Cord"):
         optimize_fluence(influence, patient.structures, [SquaredDeviation("Cord", dose_gy=2.0)])
+
+
+def test_csr_rmatvec_matches_scipy_and_skips_zero_rows():
+    import scipy.sparse as sparse
+
+    from rtwin.optimize._kernels import csr_rmatvec
+
+    rng = np.random.default_rng(3)
+    matrix = sparse.random_array((500, 40), density=0.3, format="csr", rng=rng, dtype=np.float32)
+    g = rng.normal(size=500)
+    g[rng.uniform(size=500) < 0.7] = 0.0
+    out = np.empty(40)
+    csr_rmatvec(matrix.indptr.astype(np.int64), matrix.indices, matrix.data, g, out)
+    np.testing.assert_allclose(out, matrix.astype(np.float64).T @ g, rtol=1e-12, atol=1e-12)

@@ -12,7 +12,7 @@ from numpy.typing import ArrayLike, NDArray
 from rtwin.anatomy import Structure
 from rtwin.dose import DoseInfluence
 from rtwin.errors import OptimizationError
-from rtwin.optimize._kernels import csr_matvec
+from rtwin.optimize._kernels import csr_matvec, csr_rmatvec
 from rtwin.optimize._objectives import Objective
 
 __all__ = ["FluenceProblem"]
@@ -32,9 +32,10 @@ class FluenceProblem:
     Each objective sees every dose-grid voxel that its structure occupies,
     weighted by the occupied fraction (``Structure.occupancy``), so a coarse
     dose grid still sees a target's boundary. Only the rows some objective
-    touches are kept: the sparse matrix restricted to them (and its
-    transpose, for the gradient) and the scatter operator restricted to
-    them. Products run in numba with float64 sums.
+    touches are kept: the sparse matrix restricted to them and the scatter
+    operator restricted to them. Products run in numba with float64 sums;
+    the gradient's transpose product reads only rows whose dose gradient
+    is non-zero (most of an organ below its limit is skipped).
 
     Build with :meth:`build`; evaluate with :meth:`evaluate`.
 
@@ -57,7 +58,6 @@ class FluenceProblem:
     rows: NDArray[np.int64] = field(repr=False)
     terms: tuple[_Term, ...] = field(repr=False)
     by_row: Any = field(repr=False)
-    by_column: Any = field(repr=False)
     scatter: Any = field(repr=False)
     scatter_positions: NDArray[np.int64] = field(repr=False)
 
@@ -111,7 +111,6 @@ class FluenceProblem:
         )
         by_row = influence.matrix[rows]
         by_row.sort_indices()
-        by_column = by_row.T.tocsr()
         scatter = influence.scatter
         scatter_positions = np.zeros(0, dtype=np.int64)
         if scatter is not None:
@@ -127,7 +126,6 @@ class FluenceProblem:
             rows=rows,
             terms=terms,
             by_row=_csr_arrays(by_row),
-            by_column=_csr_arrays(by_column),
             scatter=scatter,
             scatter_positions=scatter_positions,
         )
@@ -150,9 +148,9 @@ class FluenceProblem:
     def gradient_from_rows(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
         """``Dᵀ values`` for a vector on :attr:`rows`."""
         g = np.ascontiguousarray(values, dtype=np.float64)
-        indptr, indices, data = self.by_column
+        indptr, indices, data = self.by_row
         out = np.empty(self.n_beamlets)
-        csr_matvec(indptr, indices, data, g, out)
+        csr_rmatvec(indptr, indices, data, g, out)
         if self.scatter is not None:
             out += self.scatter.adjoint(g[self.scatter_positions])
         return out
