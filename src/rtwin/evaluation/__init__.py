@@ -12,6 +12,7 @@ Examples
 """
 
 from rtwin.evaluation._dvh import DVH
+from rtwin.evaluation._gamma import GammaResult, gamma
 from rtwin.evaluation._goals import (
     ClinicalGoal,
     Comparator,
@@ -32,12 +33,14 @@ __all__ = [
     "DVH",
     "ClinicalGoal",
     "Comparator",
+    "GammaResult",
     "GoalResult",
     "GoalResults",
     "GoalSet",
     "GoalStatus",
     "Metric",
     "MetricKind",
+    "gamma",
     "gradient_index",
     "homogeneity_index",
     "isodose_volume_cc",
