@@ -40,6 +40,7 @@ __all__ = [
     "optimize",
     "patient",
     "phantoms",
+    "planning",
     "radiobiology",
 ]
 
@@ -56,6 +57,7 @@ _SUBMODULES = {
     "optimize",
     "patient",
     "phantoms",
+    "planning",
     "radiobiology",
 }
 _NAMES = {
@@ -82,6 +84,7 @@ if TYPE_CHECKING:  # pragma: no cover
         optimize,
         patient,
         phantoms,
+        planning,
         radiobiology,
     )
     from rtwin.anatomy import Image, Structure, StructureSet
