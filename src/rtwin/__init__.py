@@ -24,12 +24,15 @@ __all__ = [
     "Image",
     "Patient",
     "Plan",
+    "PlanComparison",
     "Prescription",
     "Structure",
     "StructureSet",
     "__version__",
     "anatomy",
     "beams",
+    "compare",
+    "compare_plans",
     "dose",
     "errors",
     "evaluation",
@@ -41,12 +44,14 @@ __all__ = [
     "patient",
     "phantoms",
     "planning",
+    "plotting",
     "radiobiology",
 ]
 
 _SUBMODULES = {
     "anatomy",
     "beams",
+    "compare",
     "dose",
     "errors",
     "evaluation",
@@ -58,6 +63,7 @@ _SUBMODULES = {
     "patient",
     "phantoms",
     "planning",
+    "plotting",
     "radiobiology",
 }
 _NAMES = {
@@ -68,12 +74,15 @@ _NAMES = {
     "Patient": "rtwin.patient",
     "Plan": "rtwin.optimize",
     "Prescription": "rtwin.optimize",
+    "PlanComparison": "rtwin.compare",
+    "compare_plans": "rtwin.compare",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
     from rtwin import (
         anatomy,
         beams,
+        compare,
         dose,
         errors,
         evaluation,
@@ -85,9 +94,11 @@ if TYPE_CHECKING:  # pragma: no cover
         patient,
         phantoms,
         planning,
+        plotting,
         radiobiology,
     )
     from rtwin.anatomy import Image, Structure, StructureSet
+    from rtwin.compare import PlanComparison, compare_plans
     from rtwin.geometry import Grid
     from rtwin.optimize import Plan, Prescription
     from rtwin.patient import Patient

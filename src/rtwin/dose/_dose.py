@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -11,6 +12,9 @@ from numpy.typing import ArrayLike, NDArray
 from rtwin._arrays import frozen
 from rtwin.errors import GeometryError
 from rtwin.geometry import Grid, resample_array
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
 
 __all__ = ["Dose"]
 
@@ -126,6 +130,29 @@ class Dose:
         )
         values[~inside] = 0.0
         return values.reshape(points.shape[:-1])
+
+    def plot(
+        self,
+        structures: Mapping[str, Any] | None = None,
+        *,
+        plane: str | Sequence[str] = "axial",
+        through: str | ArrayLike | None = None,
+        **options: Any,
+    ) -> Figure:
+        """A dose colour wash with structure contours; see :func:`rtwin.plotting.plot_dose_wash`.
+
+        Examples
+        --------
+        >>> import numpy as np, rtwin
+        >>> patient = rtwin.phantoms.water_box(size_mm=60, voxel_mm=5)
+        >>> dose = Dose(values=np.full(patient.grid.shape, 2.0), grid=patient.grid)
+        >>> figure = dose.plot(patient.structures, image=patient.image)
+        >>> figure.axes[0].get_title()
+        'Axial plane through Target (z = 0.0 mm)'
+        """
+        from rtwin.plotting import plot_dose_wash
+
+        return plot_dose_wash(self, structures, plane=plane, through=through, **options)
 
     def __repr__(self) -> str:
         return f"Dose({self.grid!r}, max {self.max_gy:.3g} Gy)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -14,6 +15,9 @@ from rtwin.dose import Dose
 from rtwin.errors import EvaluationError
 from rtwin.evaluation._kernels import sample_dose
 from rtwin.geometry import Grid
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
 
 __all__ = ["DVH"]
 
@@ -335,6 +339,42 @@ class DVH:
             f"DVH({self.name!r}, {self.volume_cc:.4g} cc, {self.min_gy:.4g}-{self.max_gy:.4g} Gy, "
             f"mean {self.mean_gy:.4g} Gy)"
         )
+
+    def _repr_html_(self) -> str:
+        """A one-row HTML summary for Jupyter (volume, min, mean, max, D98%, D50%, D2%)."""
+        import html
+
+        values = (
+            ("volume", f"{self.volume_cc:.2f} cc"),
+            ("min", f"{self.min_gy:.2f} Gy"),
+            ("mean", f"{self.mean_gy:.2f} Gy"),
+            ("max", f"{self.max_gy:.2f} Gy"),
+            ("D98%", f"{self.dose_at_volume(0.98):.2f} Gy"),
+            ("D50%", f"{self.dose_at_volume(0.50):.2f} Gy"),
+            ("D2%", f"{self.dose_at_volume(0.02):.2f} Gy"),
+        )
+        cell = "padding:2px 8px;border:1px solid #bbb"
+        head = "".join(f'<th style="{cell}">{label}</th>' for label, _ in values)
+        row = "".join(f'<td style="{cell}">{text}</td>' for _, text in values)
+        return (
+            f"<b>DVH of {html.escape(self.name)}</b>"
+            f'<table style="border-collapse:collapse;font-size:90%"><tr>{head}</tr>'
+            f"<tr>{row}</tr></table>"
+        )
+
+    def plot(self, **options: Any) -> Figure:
+        """This DVH as a figure; ``options`` go to :func:`rtwin.plotting.plot_dvh`.
+
+        Examples
+        --------
+        >>> from rtwin.evaluation import DVH
+        >>> figure = DVH(name="PTV", doses_gy=[58.0, 61.0], volumes_cc=[5.0, 5.0]).plot()
+        >>> figure.axes[0].get_xlabel()
+        'Dose (Gy)'
+        """
+        from rtwin.plotting import plot_dvh
+
+        return plot_dvh({"": {self.name: self}}, **options)
 
 
 def _finite(value: ArrayLike, what: str, name: str) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import math
@@ -32,6 +33,13 @@ _UNITS = {"gy": "Gy", "%": "%", "cc": "cc"}
 _TOLERANCE_SIGNS = ("±", "+-")
 _GOAL_KEYS = ("goal", "priority", "source", "endpoint", "risk", "fractionation")
 _FILE_KEYS = ("name", "goals")
+#: Light background colours of the goal statuses in HTML tables and figures (text stays black).
+_STATUS_COLORS = {
+    "pass": "#c8e6c9",
+    "within tolerance": "#ffe29a",
+    "fail": "#f5b7b1",
+    "not evaluated": "#e0e0e0",
+}
 
 
 class Comparator(StrEnum):
@@ -465,6 +473,44 @@ class GoalResults:
             ]
             text.append("  ".join([*cells, line[4]]).rstrip())
         return "\n".join(text)
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{n} {status}" for status, n in self.counts.items() if n)
+        return f"GoalResults({len(self.rows)} goals: {counts or 'none'})"
+
+    def _repr_html_(self) -> str:
+        """A small HTML table for Jupyter, one row per goal coloured by status."""
+        cell = "padding:2px 8px;border:1px solid #bbb"
+        head = "".join(
+            f'<th style="{cell}">{h}</th>'
+            for h in ("structure", "goal", "value", "margin", "status")
+        )
+        body = []
+        for row in self.rows:
+            goal = row.goal
+            target = f"{goal.metric} {goal.comparator.value} {_with_unit(goal.limit, goal.unit)}"
+            if goal.tolerance > 0:
+                target += f" ± {_with_unit(goal.tolerance, goal.unit)}"
+            if row.value is None or row.margin is None:
+                value = margin = "-"
+                status = f"not evaluated: {row.reason}"
+            else:
+                value, margin = f"{row.value:.2f} {goal.unit}", f"{row.margin:+.2f}"
+                status = row.status.value
+            color = _STATUS_COLORS[row.status.value]
+            cells = (row.structure, target, value, margin, status)
+            body.append(
+                "<tr>"
+                + "".join(
+                    f'<td style="{cell};background:{color};color:#000">{html.escape(c)}</td>'
+                    for c in cells
+                )
+                + "</tr>"
+            )
+        return (
+            '<table style="border-collapse:collapse;font-size:90%">'
+            f"<tr>{head}</tr>{''.join(body)}</table>"
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
