@@ -46,6 +46,7 @@ __all__ = [
     "planning",
     "plotting",
     "radiobiology",
+    "report",
 ]
 
 _SUBMODULES = {
@@ -65,6 +66,7 @@ _SUBMODULES = {
     "planning",
     "plotting",
     "radiobiology",
+    "report",
 }
 _NAMES = {
     "Grid": "rtwin.geometry",
@@ -96,6 +98,7 @@ if TYPE_CHECKING:  # pragma: no cover
         planning,
         plotting,
         radiobiology,
+        report,
     )
     from rtwin.anatomy import Image, Structure, StructureSet
     from rtwin.compare import PlanComparison, compare_plans

@@ -28,8 +28,10 @@ __all__ = [
     "MatradError",
     "OptimizationError",
     "RadiobiologyError",
+    "ReportError",
     "RtwinError",
     "RtwinWarning",
+    "SpecError",
     "StructureError",
 ]
 
@@ -88,3 +90,11 @@ class RtwinWarning(UserWarning):
 
 
 __all__ += ["StructureNotFoundError"]
+
+
+class ReportError(RtwinError, OSError):
+    """A report cannot be written where asked (the folder exists and is not empty, or is a file)."""
+
+
+class SpecError(RtwinError, ValueError):
+    """A study specification (``rtwin compare SPEC.toml``) is invalid; the message names the key."""

@@ -10,5 +10,6 @@ Examples
 """
 
 from rtwin.planning._candidates import CandidatePlan, PlanningStep, plan_candidates
+from rtwin.planning._spec import StudySpec, run_study
 
-__all__ = ["CandidatePlan", "PlanningStep", "plan_candidates"]
+__all__ = ["CandidatePlan", "PlanningStep", "StudySpec", "plan_candidates", "run_study"]

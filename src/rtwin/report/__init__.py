@@ -1,0 +1,12 @@
+"""Reports: a self-contained HTML page, the figures and a JSON of a plan comparison.
+
+Examples
+--------
+>>> import rtwin
+>>> callable(rtwin.report.write_report)
+True
+"""
+
+from rtwin.report._html import ReportFiles, prepare_folder, write_report
+
+__all__ = ["ReportFiles", "prepare_folder", "write_report"]
