@@ -227,6 +227,26 @@ class DoseInfluence:
         values = self.forward(weights).reshape(self.dose_grid.shape)
         return Dose(values=values, grid=self.dose_grid, description=description)
 
+    def _repr_html_(self) -> str:
+        from rtwin._html import html_table
+
+        seconds = self.provenance.get("seconds")
+        rows = [
+            (
+                "dose grid",
+                f"{self.dose_grid.shape}, {' x '.join(f'{s:g}' for s in self.dose_grid.spacing_mm)} mm",
+            ),
+            ("beams", len(self.beamlets.beams)),
+            ("beamlets", self.n_beamlets),
+            ("stored entries", f"{self.nnz:,}"),
+            ("broad scatter", "by convolution" if self.scatter is not None else "in the matrix"),
+            ("memory", f"{self.nbytes / 2**20:.1f} MiB"),
+            ("engine", type(self.engine).__name__ if self.engine is not None else "–"),
+        ]
+        if seconds is not None:
+            rows.append(("computed in", f"{seconds:.2f} s"))
+        return html_table("DoseInfluence", rows)
+
     def __repr__(self) -> str:
         return (
             f"DoseInfluence({self.dose_grid!r}, {self.n_beamlets} beamlets from "

@@ -92,6 +92,21 @@ class OptimizationResult:
         object.__setattr__(self, "objective_values", tuple(self.objective_values))
         object.__setattr__(self, "objectives", tuple(self.objectives))
 
+    def _repr_html_(self) -> str:
+        from rtwin._html import html_table
+
+        rows = [
+            ("objective", f"{self.objective_value:.6g}"),
+            ("converged", self.converged),
+            ("iterations", f"{self.n_iterations} ({self.n_evaluations} evaluations)"),
+            ("message", self.message),
+            ("time", f"{self.seconds:.2f} s"),
+        ] + [
+            (str(objective), f"{value:.4g}")
+            for objective, value in zip(self.objectives, self.objective_values, strict=True)
+        ]
+        return html_table("OptimizationResult", rows)
+
     def table(self) -> str:
         """Each objective with its value and share of the total, as plain text."""
         total = self.objective_value or 1.0

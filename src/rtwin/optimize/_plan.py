@@ -163,6 +163,19 @@ class Plan:
             )
         return self.with_weights(self.weights * (self.prescription.total_gy / current))
 
+    def _repr_html_(self) -> str:
+        from rtwin._html import html_table
+
+        return html_table(
+            f"Plan {self.name}",
+            [
+                ("modality", self.modality),
+                ("gantry angles", ", ".join(f"{b.gantry_deg:g}°" for b in self.beams)),
+                ("beamlets", self.influence.n_beamlets),
+                ("prescription", str(self.prescription) if self.prescription else "–"),
+            ],
+        )
+
     def __repr__(self) -> str:
         prescription = f", {self.prescription}" if self.prescription else ""
         return (

@@ -185,6 +185,21 @@ class Patient:
             provenance=self.provenance.with_step(f"resampled to {grid!r}"),
         )
 
+    def _repr_html_(self) -> str:
+        from rtwin._html import html_table
+
+        rows = [
+            ("patient id", self.patient_id),
+            (
+                "image",
+                f"{self.image.modality.value}, {self.grid.shape} voxels of "
+                f"{' x '.join(f'{s:g}' for s in self.grid.spacing_mm)} mm",
+            ),
+            ("position", self.position.value),
+            ("calibration", self.calibration.name),
+        ] + [(name, f"{s.role.value}, {s.volume_cc:.1f} cc") for name, s in self.structures.items()]
+        return html_table("Patient", rows)
+
     def __repr__(self) -> str:
         names = ", ".join(self.structures) or "no structures"
         return (
