@@ -2,11 +2,23 @@
 
 Usage::
 
-    python benchmarks/run.py [--quick] [--json results.json]
+    python benchmarks/run.py [--quick] [--json results.json] [--peer PYTHON]
+    RTWIN_PEER_PYTHON=/tmp/prp/bin/python python benchmarks/run.py
 
 Prints one markdown table (rtwin's figure, the reference's, the ratio) and
 optionally writes JSON for tracking. Figures are wall-clock medians on this
-machine; nothing here is asserted by the test suite.
+machine; nothing here is asserted by the test suite. The load average at the
+start and the end of the run is printed under the table.
+
+``--peer PYTHON`` (default: the environment variable ``RTWIN_PEER_PYTHON``)
+names an interpreter in which pyRadPlan is installed (its own virtual
+environment; never a dependency of rtwin). When it is given and the CORT
+TG119 file exists, ``benchmarks/peer_pyradplan.py`` is run with it for the
+photon influence (5 mm grid, and 3 mm unless ``--quick``), the proton
+influence and the optimizer, each in a fresh process right after rtwin's
+measurement of the same case, and those figures are the reference columns
+("pyRadPlan 0.5.0 (same run)"). Without a peer the reference is the figure
+quoted in the issues ("not rerun").
 
 Benchmarks so far:
 
@@ -18,14 +30,16 @@ Benchmarks so far:
 * a 5 mm margin on the TG119 OuterTarget vs one ``scipy.ndimage`` Euclidean
   distance transform of the same cropped region (the core operation).
 * the photon dose-influence matrix of TG119 (9 beams, 5 mm bixels, 5 and
-  3 mm dose grids): time, non-zeros, bytes, peak RSS, in a fresh process;
-  the peer figure is the one quoted in the dose-engine issue (pyRadPlan
-  0.5.0 on this machine), not rerun.
+  3 mm dose grids) and the proton one (90/270 deg, 5 mm spots, 3 mm
+  layers): time, non-zeros, bytes, peak RSS, in a fresh process; the
+  reference is pyRadPlan measured in the same run (``--peer``) or else the
+  figure quoted in the dose-engine issue.
 * the optimizer on TG119 (photon, 5 mm grid, the CORT objectives): one
   objective + gradient evaluation vs a memory-streaming bound (numpy sums
   over every array the products read, twice), and a 500-iteration run
   (time, iterations, objective, iterations to come within 1 % of the final
-  value, and the TG-119 goals on the CT grid).
+  value, and the TG-119 goals on the CT grid), against pyRadPlan's default
+  optimizer with a 500-iteration cap when a peer is given.
 """
 
 from __future__ import annotations
@@ -172,11 +186,55 @@ print(json.dumps({"seconds": seconds, "first_call_s": first, "nnz": influence.nn
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
-#: pyRadPlan 0.5.0 on this machine, from the dose-engine issue (not rerun here unless installed).
-_PEER_PHOTON_S = {5.0: 16.0, 3.0: 56.0}
+#: pyRadPlan 0.5.0 on this machine, quoted in the issues; used when no peer is given.
+_ISSUE_PHOTON_S = {5.0: 16.0, 3.0: 56.0}
+_ISSUE_PROTON_S = 4.0
+_ISSUE_OPTIMIZER_S = 40.0
+_ISSUE_LABEL = "pyRadPlan 0.5.0 (issue figure, not rerun)"
+
+PEER_SCRIPT = Path(__file__).resolve().with_name("peer_pyradplan.py")
 
 
-def bench_engines(quick: bool) -> list[dict[str, object]]:
+class Peer:
+    """pyRadPlan in its own interpreter, run case by case on the TG119 file.
+
+    A failed peer run does not stop the benchmark: the row falls back to the
+    issue figure and its note says why.
+    """
+
+    def __init__(self, python: str, path: Path) -> None:
+        self.python = python
+        self.path = path
+        self.version = "0.5.0"
+        self.errors: list[str] = []
+
+    def run(self, case: str, *options: str) -> dict[str, object] | None:
+        command = [self.python, str(PEER_SCRIPT), str(self.path), "--case", case, *options]
+        try:
+            completed = subprocess.run(command, check=True, capture_output=True, text=True)
+            result = json.loads(completed.stdout)
+        except (OSError, subprocess.CalledProcessError, json.JSONDecodeError) as error:
+            stderr = getattr(error, "stderr", "") or ""
+            tail = stderr.strip().splitlines()[-1:] or [str(error)]
+            self.errors.append(f"{case} {' '.join(options)}: {tail[0]}")
+            return None
+        self.version = str(result.get("version", self.version))
+        return result
+
+    @property
+    def label(self) -> str:
+        return f"pyRadPlan {self.version} (same run)"
+
+
+def _peer_influence_note(peer: dict[str, object], unit: str) -> str:
+    return (
+        f"pyRadPlan: {peer['nnz'] / 1e6:.1f} M nnz, {peer['bytes'] / 2**20:.0f} MiB, "
+        f"{peer['beamlets']} {unit}, peak RSS {peer['peak_rss_mb']:.0f} MiB, "
+        f"stf {peer['stf_s']:.1f} s + dij {peer['dij_s']:.1f} s"
+    )
+
+
+def bench_engines(quick: bool, peer: Peer | None = None) -> list[dict[str, object]]:
     path = SHARED / "data" / "cort" / "TG119.mat"
     if not path.is_file():
         return [{"benchmark": "photon influence TG119", "note": f"skipped: {path} absent"}]
@@ -190,17 +248,24 @@ def bench_engines(quick: bool) -> list[dict[str, object]]:
                 text=True,
             ).stdout
         )
+        note = (
+            f"{result['nnz'] / 1e6:.1f} M nnz, {result['bytes'] / 2**20:.0f} MiB, "
+            f"{result['beamlets']} bixels, peak RSS {result['peak_rss_mb']:.0f} MiB, "
+            f"first call {result['first_call_s']:.1f} s (1 beam, incl. compile/cache)"
+        )
+        reference, reference_s = _ISSUE_LABEL, _ISSUE_PHOTON_S[spacing]
+        measured = peer.run("photon", "--grid", f"{spacing:g}") if peer else None
+        if measured is not None:
+            reference, reference_s = peer.label, measured["seconds"]
+            note += "; " + _peer_influence_note(measured, "bixels")
         rows.append(
             {
                 "benchmark": f"photon influence TG119, 9 beams, 5 mm bixels, {spacing:g} mm grid",
                 "rtwin_s": result["seconds"],
-                "reference": "pyRadPlan 0.5.0 (issue figure, not rerun)",
-                "reference_s": _PEER_PHOTON_S[spacing],
-                "note": (
-                    f"{result['nnz'] / 1e6:.1f} M nnz, {result['bytes'] / 2**20:.0f} MiB, "
-                    f"{result['beamlets']} bixels, peak RSS {result['peak_rss_mb']:.0f} MiB, "
-                    f"first call {result['first_call_s']:.1f} s (1 beam, incl. compile/cache)"
-                ),
+                "reference": reference,
+                "reference_s": reference_s,
+                "note": note,
+                "peer": measured,
             }
         )
 
@@ -218,20 +283,33 @@ def bench_engines(quick: bool) -> list[dict[str, object]]:
 
     result = proton(os.cpu_count() or 1)
     single = proton(1)
+    note = (
+        f"{result['beamlets']} spots, {result['nnz'] / 1e6:.1f} M nnz, "
+        f"{result['bytes'] / 2**20:.0f} MiB, peak RSS {result['peak_rss_mb']:.0f} MiB, "
+        f"first call {result['first_call_s']:.1f} s, "
+        f"{result['nnz'] / result['seconds'] / 1e6:.1f} M nnz/s, "
+        f"1 thread {single['seconds']:.2f} s (speed-up {single['seconds'] / result['seconds']:.2f}x "
+        f"on {os.cpu_count()} threads)"
+    )
+    reference, reference_s = _ISSUE_LABEL, _ISSUE_PROTON_S
+    # rtwin computes dose only; pyRadPlan's default also fills an LET matrix (--no-let: dose only).
+    measured = peer.run("proton", "--no-let") if peer else None
+    if measured is not None:
+        reference, reference_s = peer.label, measured["seconds"]
+        layers = measured["settings"]["layer_spacing_mm"]
+        note += "; " + _peer_influence_note(measured, "spots")
+        note += (
+            f", {measured['settings']['energies']} energies (every machine energy with its "
+            f"peak in the target, {layers['min']:.1f}-{layers['max']:.1f} mm apart), no LET"
+        )
     rows.append(
         {
             "benchmark": "proton influence TG119, 90/270 deg, 5 mm spots, 3 mm layers, 5 mm grid",
             "rtwin_s": result["seconds"],
-            "reference": "pyRadPlan 0.5.0 (issue figure, not rerun)",
-            "reference_s": 4.0,
-            "note": (
-                f"{result['beamlets']} spots, {result['nnz'] / 1e6:.1f} M nnz, "
-                f"{result['bytes'] / 2**20:.0f} MiB, peak RSS {result['peak_rss_mb']:.0f} MiB, "
-                f"first call {result['first_call_s']:.1f} s, "
-                f"{result['nnz'] / result['seconds'] / 1e6:.1f} M nnz/s, "
-                f"1 thread {single['seconds']:.2f} s (speed-up {single['seconds'] / result['seconds']:.2f}x "
-                f"on {os.cpu_count()} threads)"
-            ),
+            "reference": reference,
+            "reference_s": reference_s,
+            "note": note,
+            "peer": measured,
         }
     )
     return rows
@@ -264,22 +342,25 @@ arrays = [data, indices]
 if problem.scatter is not None:
     arrays += [problem.scatter.lattice_uv, problem.scatter.sigma_index, problem.scatter.amplitude]
 bound = median(lambda: [a.sum() for a in arrays + arrays])
-result = optimize_fluence(influence, patient.structures, objectives, max_iterations=500)
+states = []
+result = optimize_fluence(influence, patient.structures, objectives, max_iterations=500,
+                          callback=lambda s: states.append((s.objective_value, s.seconds)))
 final = result.objective_value
 within = int(np.argmax(result.history <= 1.01 * final))
+within_s = next((t for f, t in states if f <= 1.01 * final), result.seconds)
 dose = result.dose.normalized(patient.structures["OuterTarget"], to_gy=50.0)
 print(json.dumps({
     "evaluation_s": evaluation, "bound_s": bound, "rows": int(problem.rows.size),
     "nnz": int(data.size), "seconds": result.seconds, "iterations": result.n_iterations,
     "evaluations": result.n_evaluations, "objective": final, "converged": result.converged,
-    "iterations_to_1pct": within,
+    "iterations_to_1pct": within, "seconds_to_1pct": within_s,
     "target_d10": DVH.compute(dose, patient.structures["OuterTarget"]).dose_at_volume(0.10),
     "core_d10": DVH.compute(dose, patient.structures["Core"]).dose_at_volume(0.10),
 }))
 """
 
 
-def bench_optimizer() -> list[dict[str, object]]:
+def bench_optimizer(peer: Peer | None = None) -> list[dict[str, object]]:
     """One objective + gradient evaluation vs a streaming bound; a 500-iteration run."""
     path = SHARED / "data" / "cort" / "TG119.mat"
     if not path.is_file():
@@ -292,31 +373,78 @@ def bench_optimizer() -> list[dict[str, object]]:
             text=True,
         ).stdout
     )
-    return [
+    measured = peer.run("optimize", "--max-iter", "500") if peer else None
+    evaluation_note = (
+        f"{result['rows']:,} rows, {result['nnz'] / 1e6:.1f} M nnz + scatter operator; "
+    )
+    if measured is None:
+        evaluation_note += "pyRadPlan 0.5.0: 160 ms per evaluation (issue figure)"
+    else:
+        evaluation_note += (
+            f"pyRadPlan: {measured['evaluation_s'] * 1e3:.0f} ms per evaluation on its "
+            f"{measured['nnz'] / 1e6:.1f} M nnz matrix (see next row)"
+        )
+    rows = [
         {
             "benchmark": "objective + gradient, TG119 photon 5 mm (CORT objectives)",
             "rtwin_s": result["evaluation_s"],
             "reference": "numpy sums over the stored arrays, twice (memory-streaming bound)",
             "reference_s": result["bound_s"],
-            "note": (
-                f"{result['rows']:,} rows, {result['nnz'] / 1e6:.1f} M nnz + scatter operator; "
-                "pyRadPlan 0.5.0: 160 ms per evaluation (issue figure)"
-            ),
-        },
+            "note": evaluation_note,
+        }
+    ]
+    if measured is not None:
+        rows.append(
+            {
+                "benchmark": "objective + gradient, TG119 photon 5 mm, each tool's own matrix",
+                "rtwin_s": result["evaluation_s"],
+                "reference": peer.label,
+                "reference_s": measured["evaluation_s"],
+                "note": (
+                    f"pyRadPlan at its final weights (objective + gradient, scipy sparse "
+                    f"{measured['format']} {measured['dtype']}): D·w "
+                    f"{measured['forward_s'] * 1e3:.0f} ms, Dᵀ·g {measured['adjoint_s'] * 1e3:.0f} ms; "
+                    f"mean during its run {measured['in_run_objective_s'] * 1e3:.0f} + "
+                    f"{measured['in_run_gradient_s'] * 1e3:.0f} ms"
+                ),
+            }
+        )
+    note = (
+        f"{result['iterations']} iterations, {result['evaluations']} evaluations, "
+        f"objective {result['objective']:.1f} (converged: {result['converged']}), "
+        f"within 1 % of it after {result['iterations_to_1pct']} iterations "
+        f"({result['seconds_to_1pct']:.1f} s); "
+        f"on the CT grid after D95 = 50 Gy: OuterTarget D10 {result['target_d10']:.1f} Gy, "
+        f"Core D10 {result['core_d10']:.1f} Gy"
+    )
+    reference = "pyRadPlan 0.5.0, 500 iterations (issue figure, not rerun)"
+    reference_s = _ISSUE_OPTIMIZER_S
+    if measured is not None:
+        goals = measured["goals"]
+        reference, reference_s = f"{peer.label}, 500-iteration cap", measured["seconds"]
+        note += (
+            f". pyRadPlan ({measured['settings']['solver']}, {measured['settings']['method']}, "
+            f"ipopt not installed): {measured['iterations']} iterations, "
+            f"{measured['evaluations']} evaluations, objective {measured['objective']:.1f} "
+            f"in its own normalization (mean over voxels like rtwin, but overlap priorities: "
+            f"BODY without target and core; its own matrix), within 1 % of it after "
+            f"{measured['iterations_to_1pct']} iterations ({measured['seconds_to_1pct']:.1f} s), "
+            f"{measured['message']}; CT grid: OuterTarget D95 "
+            f"{goals['outertarget_d95_gy_unnormalized']:.1f} Gy before normalization, after: "
+            f"OuterTarget D10 {goals['outertarget_d10_gy']:.1f} Gy, "
+            f"Core D10 {goals['core_d10_gy']:.1f} Gy"
+        )
+    rows.append(
         {
             "benchmark": "optimize_fluence TG119 photon 5 mm, 500-iteration cap",
             "rtwin_s": result["seconds"],
-            "reference": "pyRadPlan 0.5.0, 500 iterations (issue figure, not rerun)",
-            "reference_s": 40.0,
-            "note": (
-                f"{result['iterations']} iterations, {result['evaluations']} evaluations, "
-                f"objective {result['objective']:.1f} (converged: {result['converged']}), "
-                f"within 1 % of it after {result['iterations_to_1pct']} iterations; "
-                f"on the CT grid after D95 = 50 Gy: OuterTarget D10 {result['target_d10']:.1f} Gy, "
-                f"Core D10 {result['core_d10']:.1f} Gy"
-            ),
-        },
-    ]
+            "reference": reference,
+            "reference_s": reference_s,
+            "note": note,
+            "peer": measured,
+        }
+    )
+    return rows
 
 
 _CACHE_SCRIPT = """
@@ -364,15 +492,26 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--json", type=Path, default=None, help="write results as JSON here")
+    parser.add_argument(
+        "--peer",
+        default=os.environ.get("RTWIN_PEER_PYTHON") or None,
+        metavar="PYTHON",
+        help="interpreter with pyRadPlan installed, run side by side "
+        "(default: $RTWIN_PEER_PYTHON; none: the issues' figures)",
+    )
     arguments = parser.parse_args()
     repeats = 3 if arguments.quick else 10
+    tg119 = SHARED / "data" / "cort" / "TG119.mat"
+    peer = Peer(arguments.peer, tg119) if arguments.peer and tg119.is_file() else None
+    load_start = os.getloadavg()
     rows = (
         bench_import(repeats)
         + bench_matrad(max(2, repeats // 3))
         + bench_numba_cache()
-        + bench_engines(arguments.quick)
-        + bench_optimizer()
+        + bench_engines(arguments.quick, peer)
+        + bench_optimizer(peer)
     )
+    load_end = os.getloadavg()
     print("| benchmark | rtwin (s) | reference | reference (s) | ratio | note |")
     print("|---|---:|---|---:|---:|---|")
     for row in rows:
@@ -384,8 +523,22 @@ def main() -> int:
             f"| {row['benchmark']} | {row['rtwin_s']:.3f} | {row['reference']} | "
             f"{row['reference_s']:.3f} | {ratio:.2f} | {row['note']} |"
         )
+    print()
+    print(
+        f"Load average (1/5/15 min) at start {' '.join(f'{v:.2f}' for v in load_start)}, "
+        f"at end {' '.join(f'{v:.2f}' for v in load_end)}; {os.cpu_count()} CPUs."
+    )
+    if peer is not None and peer.errors:
+        print("Peer runs that failed (issue figures used instead): " + "; ".join(peer.errors))
+    elif arguments.peer and peer is None:
+        print(f"Peer not run: {tg119} absent.")
     if arguments.json:
-        arguments.json.write_text(json.dumps(rows, indent=2))
+        arguments.json.write_text(
+            json.dumps(
+                {"load_average": {"start": load_start, "end": load_end}, "rows": rows},
+                indent=2,
+            )
+        )
     return 0
 
 

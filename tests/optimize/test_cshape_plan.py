@@ -31,7 +31,7 @@ def test_nine_field_imrt_meets_the_c_shape_goals():
             SquaredOverdose("Core", dose_gy=23.0, weight=300.0),
             SquaredOverdose("BODY", dose_gy=30.0, weight=100.0),
         ],
-        max_iterations=150,
+        max_iterations=80,
     )
     dose = result.dose.normalized(patient.structures["OuterTarget"], at_volume=0.95, to_gy=50.0)
     target = DVH.compute(dose, patient.structures["OuterTarget"])

@@ -63,8 +63,11 @@ def test_photon_imrt_meets_the_c_shape_goals_on_the_ct_grid(tg119, cort_tg119, s
     influence = rtwin.dose.PhotonPencilBeam().influence(
         patient, beams, dose_grid=patient.grid.with_spacing(spacing_mm)
     )
+    # 100 iterations suffice at 5 mm, 120 at 3 mm (the run continues to improve
+    # slowly; docs/optimization.md lists the values after 300-500 iterations)
+    iterations = 100 if spacing_mm == 5.0 else 120
     result = optimize_fluence(
-        influence, patient.structures, _objectives(cort_tg119), max_iterations=200
+        influence, patient.structures, _objectives(cort_tg119), max_iterations=iterations
     )
     assert_c_shape_goals(patient, result.dose)
 
@@ -79,6 +82,6 @@ def test_two_beam_impt_meets_the_c_shape_goals_on_the_ct_grid(tg119, cort_tg119)
         patient, beams, dose_grid=patient.grid.with_spacing(5.0)
     )
     result = optimize_fluence(
-        influence, patient.structures, _objectives(cort_tg119), max_iterations=150
+        influence, patient.structures, _objectives(cort_tg119), max_iterations=100
     )
     assert_c_shape_goals(patient, result.dose)
