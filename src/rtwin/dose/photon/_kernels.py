@@ -224,59 +224,47 @@ def scatter_gather(convolved, lattice_uv, sigma_index, amplitude, out):  # pragm
         out[r] = total
 
 
-#: Row chunks of :func:`scatter_spread`, each with its own buffer (fixed, so the
-#: summation order and the result do not depend on the number of threads).
-SPREAD_CHUNKS = 4
-
-
 @jit(parallel=True)
-def scatter_spread(values, lattice_uv, sigma_index, amplitude, out):  # pragma: no cover - jit
+def scatter_spread(values, active, lattice_uv, sigma_index, amplitude, out):  # pragma: no cover
     """Adjoint of :func:`scatter_gather`: ``out`` ``(n_beams, NU, NV, K)`` is overwritten.
 
-    Rows are split into ``SPREAD_CHUNKS`` contiguous chunks, each spread
-    into its own buffer in parallel; the buffers are then summed in order.
+    Only the rows listed in ``active`` (those with a non-zero value; an
+    objective's dose gradient vanishes on most voxels) are spread. Beams
+    run in parallel, each into its own slice of ``out``, rows in the given
+    order, so the result does not depend on the number of threads.
     """
     n_beams, nu, nv, n_sigma = out.shape
-    n_rows = values.shape[0]
     n_components = amplitude.shape[2]
-    n_chunks = SPREAD_CHUNKS
-    buffers = np.zeros((n_chunks, n_beams, nu, nv, n_sigma))
-    for chunk in prange(n_chunks):
-        buffer = buffers[chunk]
-        for r in range(chunk * n_rows // n_chunks, (chunk + 1) * n_rows // n_chunks):
-            g = values[r]
-            if g == 0.0:
-                continue
-            for b in range(n_beams):
-                iu, fu = _trilinear_cell(lattice_uv[r, b, 0], nu)
-                iv, fv = _trilinear_cell(lattice_uv[r, b, 1], nv)
-                for c in range(n_components):
-                    a = amplitude[r, b, c] * g
-                    if a == 0.0:
-                        continue
-                    ik, fk = _trilinear_cell(sigma_index[r, b, c], n_sigma)
-                    lo = a * (1.0 - fk)
-                    hi = a * fk
-                    w = (1.0 - fu) * (1.0 - fv)
-                    buffer[b, iu, iv, ik] += lo * w
-                    buffer[b, iu, iv, ik + 1] += hi * w
-                    w = (1.0 - fu) * fv
-                    buffer[b, iu, iv + 1, ik] += lo * w
-                    buffer[b, iu, iv + 1, ik + 1] += hi * w
-                    w = fu * (1.0 - fv)
-                    buffer[b, iu + 1, iv, ik] += lo * w
-                    buffer[b, iu + 1, iv, ik + 1] += hi * w
-                    w = fu * fv
-                    buffer[b, iu + 1, iv + 1, ik] += lo * w
-                    buffer[b, iu + 1, iv + 1, ik + 1] += hi * w
     for b in prange(n_beams):
+        grid = out[b]
         for u in range(nu):
             for v in range(nv):
                 for k in range(n_sigma):
-                    total = 0.0
-                    for chunk in range(n_chunks):
-                        total += buffers[chunk, b, u, v, k]
-                    out[b, u, v, k] = total
+                    grid[u, v, k] = 0.0
+        for index in range(active.shape[0]):
+            r = active[index]
+            g = values[r]
+            iu, fu = _trilinear_cell(lattice_uv[r, b, 0], nu)
+            iv, fv = _trilinear_cell(lattice_uv[r, b, 1], nv)
+            for c in range(n_components):
+                a = amplitude[r, b, c] * g
+                if a == 0.0:
+                    continue
+                ik, fk = _trilinear_cell(sigma_index[r, b, c], n_sigma)
+                lo = a * (1.0 - fk)
+                hi = a * fk
+                w = (1.0 - fu) * (1.0 - fv)
+                grid[iu, iv, ik] += lo * w
+                grid[iu, iv, ik + 1] += hi * w
+                w = (1.0 - fu) * fv
+                grid[iu, iv + 1, ik] += lo * w
+                grid[iu, iv + 1, ik + 1] += hi * w
+                w = fu * (1.0 - fv)
+                grid[iu + 1, iv, ik] += lo * w
+                grid[iu + 1, iv, ik + 1] += hi * w
+                w = fu * fv
+                grid[iu + 1, iv + 1, ik] += lo * w
+                grid[iu + 1, iv + 1, ik + 1] += hi * w
 
 
 @jit(parallel=True)

@@ -190,7 +190,8 @@ class ScatterConvolution:
         if g.shape != self.rows.shape:
             raise GeometryError(f"values must have shape {self.rows.shape}; got {g.shape}")
         spread = np.empty((self.n_beams, *self.lattice_shape, self.sigma_mm.shape[0]))
-        scatter_spread(g, self.lattice_uv, self.sigma_index, self.amplitude, spread)
+        active = np.flatnonzero(g)
+        scatter_spread(g, active, self.lattice_uv, self.sigma_index, self.amplitude, spread)
         toeplitz_u, toeplitz_v = self._toeplitz
         maps = np.zeros((self.n_beams, *self.lattice_shape))
         for b in range(self.n_beams):
