@@ -40,12 +40,16 @@ def main() -> None:
     u, v = np.meshgrid(centers, centers, indexing="ij")
     field = np.column_stack((u.ravel(), v.ravel()))
     axis = Grid.from_spacing((1, 290, 1), spacing_mm=1.0, origin_mm=(0.0, surface_y + 0.5, 0.0))
-    influence = rtwin.dose.PhotonPencilBeam().influence(water, [beam], dose_grid=axis, bixels=[field])
+    influence = rtwin.dose.PhotonPencilBeam().influence(
+        water, [beam], dose_grid=axis, bixels=[field]
+    )
     dose = influence.dose(np.ones(influence.n_beamlets)).values[0, :, 0]
     depth = axis.axis_coordinates_mm()[1] - surface_y
     pdd = 100.0 * dose / dose.max()
     print(f"{influence}")
-    print(f"d_max = {depth[np.argmax(dose)]:.1f} mm, dose at d_max = {dose.max():.4f} Gy per unit weight")
+    print(
+        f"d_max = {depth[np.argmax(dose)]:.1f} mm, dose at d_max = {dose.max():.4f} Gy per unit weight"
+    )
     for z, reference in BJR25.items():
         print(f"PDD({z / 10:g} cm) = {np.interp(z, depth, pdd):.1f} %  (BJR-25: {reference} %)")
     figure, axes = plt.subplots(figsize=(6, 4))

@@ -183,3 +183,24 @@ def test_dvh_on_pydicom_testfiles_reports_the_frame_of_reference(shared_data, ca
     error = capsys.readouterr().err
     assert code == EXIT_BAD_INPUT
     assert "frame of reference" in error and "--ignore-frame-of-reference" in error
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("weight = 1000", "wieght = 1000"), "unknown key(s) ['wieght']; allowed:"),
+        (
+            ('structure = "Core"', 'structure = "Rectum"'),
+            "plans[0].objectives[1].structure 'Rectum'",
+        ),
+        (('target = "OuterTarget"', 'target = "PTV"'), "prescription.target 'PTV'"),
+        (("beams = 5", "beams = 5\ngantry_deg = [0, 90]"), "not both"),
+    ],
+)
+def test_spec_errors_name_the_key_and_leave_no_folder(written, tmp_path, capsys, change, message):
+    folder, _, _ = written
+    spec = _spec(tmp_path, f'dicom = "{folder}"', "OuterTarget", ("OuterTarget", "Core", "BODY"))
+    spec.write_text(spec.read_text().replace(*change, 1))
+    assert main(["compare", str(spec), "--quiet"]) == EXIT_BAD_INPUT
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "report").exists()

@@ -252,6 +252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if arguments.debug else logging.WARNING)
+    if not arguments.debug:  # rtwin reports what matters about a file itself
+        logging.getLogger("pydicom").setLevel(logging.ERROR)
     if arguments.command is None:
         parser.print_help()
         return EXIT_BAD_INPUT

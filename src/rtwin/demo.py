@@ -117,10 +117,10 @@ def run_demo(
     from rtwin.compare import compare_plans
     from rtwin.optimize import Prescription
     from rtwin.planning import plan_candidates
-    from rtwin.report import prepare_folder, write_report
+    from rtwin.report import check_folder, write_report
 
     started = time.perf_counter()
-    folder = prepare_folder(out, force=force)  # fail early, before the work
+    folder = check_folder(out, force=force)  # refuse early, before the work
     voxel_mm = 6.0 if quick else 4.0
     iterations = 60 if quick else 150
     patient = phantoms.cshape(voxel_mm=voxel_mm)
@@ -151,7 +151,7 @@ def run_demo(
             "patient fingerprint": patient.fingerprint,
             "planning time": f"{time.perf_counter() - started:.1f} s",
         },
-        force=True,
+        force=force,
     )
     return DemoOutcome(
         description=description,

@@ -111,7 +111,10 @@ class ClinicalGoal:
 
     **Margin.** ``limit − value`` for upper limits (``<``, ``<=``) and
     ``value − limit`` for lower limits: positive means passing by that
-    much. A strict comparison fails at equality (margin 0).
+    much. A strict comparison fails at equality (margin 0). Values within
+    ``FLOAT32_EQUAL`` (2⁻²², about 2.4e-7) relative of the limit count as
+    equal to it: doses are stored in float32, so a dose normalized to a
+    D95 of 50 Gy reads 49.9999977 Gy.
 
     Examples
     --------
@@ -290,6 +293,11 @@ class ClinicalGoal:
         number = float(value)
         comparator = self.comparator
         margin = self.limit - number if comparator.is_upper_limit else number - self.limit
+        # doses are float32 (7 significant digits): a value within the float32
+        # rounding of the limit *is* the limit (a plan normalized to D95 = 50 Gy
+        # reads 49.9999977 Gy)
+        if abs(margin) <= FLOAT32_EQUAL * max(abs(self.limit), abs(number)):
+            margin = 0.0
         strict = comparator in (Comparator.LESS, Comparator.GREATER)
         if margin > 0 or (margin == 0 and not strict):
             return GoalStatus.PASS, margin
@@ -341,6 +349,11 @@ class ClinicalGoal:
 
     def __repr__(self) -> str:
         return f"ClinicalGoal({str(self)!r}, priority={self.priority})"
+
+
+#: Relative difference below which a metric value equals a goal's limit
+#: (twice float32's unit roundoff).
+FLOAT32_EQUAL = 2.0**-22
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

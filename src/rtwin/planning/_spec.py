@@ -168,6 +168,22 @@ class StudySpec:
             return io.read_matrad(path)
         return io.read_dicom(path)
 
+    def check_structures(self, patient: Any) -> None:
+        """Raise :class:`SpecError` naming the key when a structure is not in the patient."""
+        available = list(patient.structures)
+        if self.prescription.target not in available:
+            raise SpecError(
+                f"prescription.target {self.prescription.target!r} is not a structure of the "
+                f"patient; available: {available}"
+            )
+        for i, candidate in enumerate(self.candidates):
+            for j, objective in enumerate(candidate.objectives):
+                if objective.structure not in available:
+                    raise SpecError(
+                        f"plans[{i}].objectives[{j}].structure {objective.structure!r} is not a "
+                        f"structure of the patient; available: {available}"
+                    )
+
 
 def _only(table: Mapping[str, Any], allowed: set[str], where: str) -> None:
     unknown = sorted(set(table) - allowed)
@@ -215,8 +231,11 @@ def _candidate(plan: Any, index: int) -> Any:
     built = tuple(_objective(o, f"{where}.objectives[{i}]") for i, o in enumerate(objectives))
     try:
         if "gantry_deg" in plan:
-            if "beams" in plan:
-                raise SpecError(f"{where}: give either beams (a count) or gantry_deg, not both")
+            if "beams" in plan or "start_deg" in plan:
+                raise SpecError(
+                    f"{where}: give either beams (a count, with optional start_deg) or "
+                    "gantry_deg (the angles), not both"
+                )
             return CandidatePlan(
                 name=name,
                 modality=modality,
@@ -248,12 +267,23 @@ def _objective(table: Any, where: str) -> Any:
     kind = table.get("type")
     if kind not in _OBJECTIVES:
         raise SpecError(f"{where}.type must be one of {list(_OBJECTIVES)}; got {kind!r}")
+    import dataclasses
+
+    cls = getattr(optimize, kind)
+    allowed = [f.name for f in dataclasses.fields(cls) if f.init and f.name != "structure"]
     arguments = {k: v for k, v in table.items() if k not in ("type", "structure")}
+    unknown = sorted(set(arguments) - set(allowed))
+    if unknown:
+        raise SpecError(
+            f"{where} ({kind}): unknown key(s) {unknown}; allowed: ['type', 'structure', "
+            + ", ".join(repr(a) for a in allowed)
+            + "]"
+        )
     structure = _string(table.get("structure"), f"{where}.structure")
     try:
-        return getattr(optimize, kind)(structure, **arguments)
+        return cls(structure, **arguments)
     except TypeError as error:
-        raise SpecError(f"{where} ({kind}): {error}") from None
+        raise SpecError(f"{where} ({kind}): {error}; allowed keys: {allowed}") from None
     except OptimizationError as error:
         raise SpecError(f"{where}: {error}") from None
 
@@ -301,11 +331,12 @@ def run_study(
     from rtwin.compare import compare_plans
     from rtwin.demo import DemoOutcome
     from rtwin.planning._candidates import plan_candidates
-    from rtwin.report import prepare_folder, write_report
+    from rtwin.report import check_folder, write_report
 
     started = time.perf_counter()
-    folder = prepare_folder(spec.output_folder, force=force)
+    folder = check_folder(spec.output_folder, force=force)  # refuse early
     patient = spec.load_patient()
+    spec.check_structures(patient)
     grid = None if spec.dose_grid_mm is None else patient.grid.with_spacing(spec.dose_grid_mm)
     plans = plan_candidates(
         patient, spec.candidates, prescription=spec.prescription, dose_grid=grid, progress=progress
@@ -331,10 +362,13 @@ def run_study(
             "patient id (pseudonymized)": patient.patient_id,
             "planning time": f"{time.perf_counter() - started:.1f} s",
         },
-        force=True,
+        force=force,
     )
     return DemoOutcome(
-        description=f"{path.name}: {len(plans)} candidate plans, {spec.prescription}",
+        description=(
+            f"{path.name}: {len(plans)} candidate plan{'s' if len(plans) != 1 else ''}, "
+            f"{spec.prescription}"
+        ),
         comparison=comparison,
         plans=plans,
         files=files,

@@ -7,6 +7,6 @@ Examples
 True
 """
 
-from rtwin.report._html import ReportFiles, prepare_folder, write_report
+from rtwin.report._html import ReportFiles, check_folder, prepare_folder, write_report
 
-__all__ = ["ReportFiles", "prepare_folder", "write_report"]
+__all__ = ["ReportFiles", "check_folder", "prepare_folder", "write_report"]

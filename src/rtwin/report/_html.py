@@ -35,20 +35,30 @@ class ReportFiles:
     figures: tuple[Path, ...]
 
 
-def prepare_folder(folder: str | Path, *, force: bool = False) -> Path:
-    """Create ``folder``; refuse an existing non-empty one unless ``force``.
+def check_folder(folder: str | Path, *, force: bool = False) -> Path:
+    """Refuse an output folder that is a file, or exists and is not empty unless ``force``.
 
-    With ``force`` the report's own files are replaced; nothing else in the
-    folder is touched.
+    Creates nothing (call it before long work, so a refusal comes first and
+    a failure leaves no half-made folder behind).
     """
     path = Path(folder)
     if path.exists() and not path.is_dir():
         raise ReportError(f"output folder {str(path)!r} is a file; choose a folder")
     if path.is_dir() and any(path.iterdir()) and not force:
         raise ReportError(
-            f"output folder {str(path)!r} exists and is not empty; choose another with --out "
-            "or pass --force to replace the report's files in it"
+            f"output folder {str(path)!r} exists and is not empty; choose another folder, "
+            "or allow replacing the report's files in it (force=True; rtwin: --force)"
         )
+    return path
+
+
+def prepare_folder(folder: str | Path, *, force: bool = False) -> Path:
+    """:func:`check_folder`, then create it (and ``figures/``).
+
+    With ``force`` the report's own files are replaced; nothing else in the
+    folder is touched.
+    """
+    path = check_folder(folder, force=force)
     (path / "figures").mkdir(parents=True, exist_ok=True)
     return path
 
