@@ -204,3 +204,41 @@ def test_spec_errors_name_the_key_and_leave_no_folder(written, tmp_path, capsys,
     assert main(["compare", str(spec), "--quiet"]) == EXIT_BAD_INPUT
     assert message in capsys.readouterr().err
     assert not (tmp_path / "report").exists()
+
+
+def test_error_paths_are_one_line_bad_input(written, tmp_path, capsys):
+    folder, _, _ = written
+    cases = [
+        (["compare", str(tmp_path / "missing.toml")], "does not exist"),
+        (
+            [
+                "dvh",
+                "--dose",
+                str(tmp_path / "missing.dcm"),
+                "--structures",
+                str(folder / "rs.dcm"),
+            ],
+            "missing.dcm",
+        ),
+        (["gamma", str(tmp_path / "missing.dcm"), str(folder / "dose.dcm")], "missing.dcm"),
+    ]
+    bad_toml = tmp_path / "bad.toml"
+    bad_toml.write_text("[patient\ndicom = 'x'\n")
+    cases.append((["compare", str(bad_toml)], "not valid TOML"))
+    preset = _spec(tmp_path, f'dicom = "{folder}"', "OuterTarget", ("OuterTarget", "Core", "BODY"))
+    preset.write_text(preset.read_text().replace("[goals]\n", '[goals]\npreset = "rtog"\n', 1))
+    cases.append((["compare", str(preset)], "goals.preset must be 'quantec'"))
+    for arguments, message in cases:
+        assert main(arguments) == EXIT_BAD_INPUT, arguments
+        error = capsys.readouterr().err
+        assert message in error and error.count("\n") == 1 and "Traceback" not in error
+
+
+def test_compare_refuses_a_non_empty_output_folder(written, tmp_path, capsys):
+    folder, _, _ = written
+    spec = _spec(tmp_path, f'dicom = "{folder}"', "OuterTarget", ("OuterTarget", "Core", "BODY"))
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "notes.txt").write_text("mine")
+    assert main(["compare", str(spec), "--quiet"]) == EXIT_BAD_INPUT
+    assert "not empty" in capsys.readouterr().err
+    assert (tmp_path / "report" / "notes.txt").read_text() == "mine"
