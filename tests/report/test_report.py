@@ -26,7 +26,7 @@ def test_report_files_and_contents(tmp_path, comparison_and_patient):
     comparison, patient = comparison_and_patient
     files = write_report(tmp_path / "r", comparison, patient=patient, settings={"a": 1})
     page = files.report.read_text(encoding="utf-8")
-    assert "src=\"data:image/png;base64," in page and "http" not in page.replace("http-equiv", "")
+    assert 'src="data:image/png;base64,' in page and "http" not in page.replace("http-equiv", "")
     data = json.loads(files.results.read_text())
     assert data["ranking"] == ["flat", "half"] and data["settings"] == {"a": 1}
     assert len(files.figures) == 4 and all(f.stat().st_size > 1000 for f in files.figures)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 
@@ -82,6 +83,8 @@ class Patient:
     position: PatientPosition = PatientPosition.HFS
     mr: Image | None = field(default=None, repr=False)
     provenance: Provenance = field(default_factory=Provenance, repr=False)
+    # derived images and the fingerprint, computed once (the patient is immutable)
+    _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.image, Image):
@@ -118,14 +121,20 @@ class Patient:
         return self.image.grid
 
     def _derived(self, quantity: Quantity, units: str, description: str) -> Image:
+        key = f"derived:{quantity.value}"
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
         values = self.calibration.convert(self.image.values, quantity)
-        return Image(
+        image = Image(
             values=values,
             grid=self.grid,
             modality=Modality.DENSITY,
             units=units,
             description=description,
         )
+        self._cache[key] = image
+        return image
 
     @property
     def relative_electron_density(self) -> Image:
@@ -145,6 +154,9 @@ class Patient:
     @property
     def fingerprint(self) -> str:
         """SHA-256 of everything that changes dose: image, grid, position, structures, calibration."""
+        cached = self._cache.get("fingerprint")
+        if cached is not None:
+            return cached
 
         def text(value: str) -> np.ndarray:
             return np.frombuffer(value.encode(), dtype=np.uint8)
@@ -161,7 +173,9 @@ class Patient:
             arrays += [text(quantity.value), curve.hu, curve.values]
         if self.mr is not None:
             arrays.append(self.mr.values)
-        return hash_arrays(*arrays)
+        fingerprint = hash_arrays(*arrays)
+        self._cache["fingerprint"] = fingerprint
+        return fingerprint
 
     def with_structures(self, structures: StructureSet) -> Patient:
         """The same patient with another structure set."""

@@ -118,6 +118,56 @@ class _Model(NamedTuple):
     epsilon: float
 
 
+def _model_numbers(
+    energy_mev: float,
+    energy_spread_mev: float,
+    tail_fraction: float,
+    parameters: BortfeldParameters,
+    *,
+    range_mm: float,
+    stopping_power: float,
+) -> _Model:
+    """The closed form's numbers of one curve, given its PSTAR range (mm) and stopping power."""
+    par = parameters
+    range_cm = range_mm / _CM_TO_MM
+    sigma_mono = par.straggling_coefficient * range_cm**par.straggling_exponent
+    # dR/dE = 1/S with S in MeV cm²/g = MeV/cm for water.
+    sigma_spread = energy_spread_mev / stopping_power
+    p = par.range_energy_exponent
+    return _Model(
+        range_cm=range_cm,
+        sigma_cm=math.hypot(sigma_mono, sigma_spread),
+        alpha=range_cm / energy_mev**p,
+        p=p,
+        beta=par.nuclear_loss_per_cm,
+        gamma=par.local_nuclear_fraction,
+        epsilon=tail_fraction,
+    )
+
+
+def _closed_form_weights(model: _Model) -> tuple[float, float, float]:
+    """``(prefactor, weight_main, weight_tail)`` of Bortfeld's closed form.
+
+    IDD = prefactor · (weight_main · e^{−ζ²/4}D_{−1/p}(−ζ) + weight_tail · e^{−ζ²/4}D_{−1/p−1}(−ζ)).
+    """
+    r0, sigma, p = model.range_cm, model.sigma_cm, model.p
+    prefactor = gamma_function(1.0 / p) / (
+        math.sqrt(2.0 * math.pi) * p * model.alpha ** (1.0 / p) * (1.0 + model.beta * r0)
+    )
+    tail = model.beta / p + model.gamma * model.beta + model.epsilon / r0
+    return float(prefactor), sigma ** (1.0 / p - 1.0), sigma ** (1.0 / p) * tail
+
+
+def _far_series(order: float) -> tuple[float, list[float]]:
+    """Factor √(2π)/Γ(−ν) and coefficients C(μ, 2m)(2m − 1)!! of the asymptotic series, ν < 0."""
+    mu = -order - 1.0
+    coefficient, coefficients = 1.0, [1.0]
+    for m in range(1, _ASYMPTOTIC_TERMS):
+        coefficient *= (mu - 2 * m + 2) * (mu - 2 * m + 1) / (2 * m)
+        coefficients.append(coefficient)
+    return float(math.sqrt(2.0 * math.pi) / gamma_function(-order)), coefficients
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BraggCurve:
     """Integral depth dose of a proton pencil beam in water (Bortfeld 1997).
@@ -235,20 +285,13 @@ class BraggCurve:
 
     # ------------------------------------------------------------------ model numbers
     def _model(self) -> _Model:
-        par = self.parameters
-        range_cm = float(csda_range_mm(self.energy_mev)) / _CM_TO_MM
-        sigma_mono = par.straggling_coefficient * range_cm**par.straggling_exponent
-        # dR/dE = 1/S with S in MeV cm²/g = MeV/cm for water.
-        sigma_spread = self.energy_spread_mev / float(mass_stopping_power_water(self.energy_mev))
-        p = par.range_energy_exponent
-        return _Model(
-            range_cm=range_cm,
-            sigma_cm=math.hypot(sigma_mono, sigma_spread),
-            alpha=range_cm / self.energy_mev**p,
-            p=p,
-            beta=par.nuclear_loss_per_cm,
-            gamma=par.local_nuclear_fraction,
-            epsilon=self.tail_fraction,
+        return _model_numbers(
+            self.energy_mev,
+            self.energy_spread_mev,
+            self.tail_fraction,
+            self.parameters,
+            range_mm=float(csda_range_mm(self.energy_mev)),
+            stopping_power=float(mass_stopping_power_water(self.energy_mev)),
         )
 
     @property
@@ -409,13 +452,13 @@ def _scaled_pcf(order: float, zeta: NDArray[np.float64]) -> NDArray[np.float64]:
     if np.any(far):
         z = zeta[far]
         mu = -order - 1.0
+        factor, coefficients = _far_series(order)
         inverse_square = 1.0 / (z * z)
-        coefficient, total, power = 1.0, np.ones_like(z), np.ones_like(z)
-        for m in range(1, _ASYMPTOTIC_TERMS):
-            coefficient *= (mu - 2 * m + 2) * (mu - 2 * m + 1) / (2 * m)
+        total, power = np.ones_like(z), np.ones_like(z)
+        for coefficient in coefficients[1:]:
             power = power * inverse_square
             total = total + coefficient * power
-        result[far] = math.sqrt(2.0 * math.pi) / gamma_function(-order) * z**mu * total
+        result[far] = factor * z**mu * total
     return result
 
 
@@ -423,13 +466,9 @@ def _bortfeld_idd_per_cm(depth_cm: NDArray[np.float64], model: _Model) -> NDArra
     """Bortfeld's closed form: MeV/cm per proton at depths in cm (no validation)."""
     r0, sigma, p = model.range_cm, model.sigma_cm, model.p
     zeta = (r0 - depth_cm) / sigma
-    prefactor = gamma_function(1.0 / p) / (
-        math.sqrt(2.0 * math.pi) * p * model.alpha ** (1.0 / p) * (1.0 + model.beta * r0)
-    )
-    tail = model.beta / p + model.gamma * model.beta + model.epsilon / r0
+    prefactor, weight_main, weight_tail = _closed_form_weights(model)
     idd = prefactor * (
-        sigma ** (1.0 / p - 1.0) * _scaled_pcf(-1.0 / p, zeta)
-        + sigma ** (1.0 / p) * tail * _scaled_pcf(-1.0 / p - 1.0, zeta)
+        weight_main * _scaled_pcf(-1.0 / p, zeta) + weight_tail * _scaled_pcf(-1.0 / p - 1.0, zeta)
     )
     return np.maximum(idd, 0.0)
 

@@ -11,22 +11,27 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rtwin.anatomy import Image, Structure
-from rtwin.beams import Beam, project_to_isocenter_plane
-from rtwin.dose._common import check_nnz, dose_rows
+from rtwin.beams import Beam
+from rtwin.dose._common import check_nnz, dose_rows, voxel_centres_mm
 from rtwin.dose._influence import BeamletTable, DoseInfluence
-from rtwin.dose._raytrace import radiological_depth
-from rtwin.dose.proton._kernels import count_entries, fill_entries
+from rtwin.dose._raytrace import trace_rays
+from rtwin.dose.proton._kernels import count_entries, fill_entries, rows_in_reach
 from rtwin.dose.proton._layout import (
     EnergyLimits,
     PeakDepths,
     SpotLayout,
     _layout,
+    beam_view,
     check_layout_options,
     resolve_target,
+    target_sample_step_mm,
+    target_samples,
+    target_views,
     with_machine_sad,
 )
 from rtwin.dose.proton._machine import DepthDoseTable, ProtonMachine
 from rtwin.dose.proton._physics import GY_PER_MEV_PER_MM3_WATER, ProtonPhysicsError
+from rtwin.dose.proton._tables import EngineTables, engine_tables
 from rtwin.errors import GeometryError
 from rtwin.geometry import Grid
 from rtwin.patient import Patient
@@ -178,7 +183,13 @@ class ProtonPencilBeam:
         return math.sqrt(-2.0 * math.log(self.cutoff_fraction))
 
     def depth_table(self, energies_mev: Sequence[float] | NDArray[np.float64]) -> DepthDoseTable:
-        """The machine's IDD and σ tables at ``energies_mev`` on this engine's WED step."""
+        """The machine's IDD and σ tables at ``energies_mev`` on this engine's WED step.
+
+        :meth:`influence` evaluates the same curves with compiled kernels
+        (without the R80 and peak searches of this table); the IDD agrees to
+        rounding, to ~1e-9 relative where the parabolic cylinder function's
+        series cancels (2–6 σ beyond R₀), and σ to 1e-15.
+        """
         return self.machine.depth_dose_table(energies_mev, depth_step_mm=self.depth_step_mm)
 
     def spot_layouts(
@@ -205,6 +216,10 @@ class ProtonPencilBeam:
         beams = _checked_beams(beams, self.machine)
         structure = resolve_target(patient, target)
         peaks = PeakDepths.of(self.machine)
+        points = target_samples(
+            structure, target_sample_step_mm(self.spot_spacing_mm, self.layer_spacing_mm)
+        )
+        views = target_views(beams, patient, structure, spr, points)
         return tuple(
             _layout(
                 beam,
@@ -219,8 +234,9 @@ class ProtonPencilBeam:
                 distal_margin_mm=self.distal_margin_mm,
                 proximal_margin_mm=self.proximal_margin_mm,
                 energy_limits=self.energy_limits,
+                view=view,
             )
-            for beam in beams
+            for beam, view in zip(beams, views, strict=True)
         )
 
     # ------------------------------------------------------------------ matrix
@@ -291,42 +307,37 @@ class ProtonPencilBeam:
         layout_done = time.perf_counter()
 
         energies = np.unique(np.concatenate([layout.energies_mev for layout in layouts]))
-        table = self.depth_table(energies)
-        step = table.depth_step_mm
-        idd = np.ascontiguousarray(
-            table.idd_mev_per_mm * (GY_PER_MEV_PER_MM3_WATER * PROTONS_PER_WEIGHT)
+        tables = engine_tables(
+            self.machine,
+            energies,
+            depth_step_mm=self.depth_step_mm,
+            scale=GY_PER_MEV_PER_MM3_WATER * PROTONS_PER_WEIGHT,
         )
-        sigma = np.ascontiguousarray(table.lateral_sigma_mm)
-        last_depth = np.minimum(table.max_depth_mm, float(table.depths_mm[-1]))
+        radius_factor_squared = -2.0 * math.log(self.cutoff_fraction)
         tables_done = time.perf_counter()
 
         rows = dose_rows(patient, grid)
-        coords = self._coordinates(patient, spr, beams, layouts, grid, rows)
+        # no spot reaches farther than the cutoff radius of the widest σ in the tables,
+        # and no spot of a beam gives dose deeper than the deepest R0 + 10 σ of its layers
+        reach_mm = math.sqrt(radius_factor_squared) * float(tables.sigma.max()) * (1.0 + 1e-9)
+        deepest_mm = [
+            float(tables.last_depth[np.searchsorted(energies, layout.energies_mev)].max())
+            for layout in layouts
+        ]
+        coords = self._coordinates(patient, spr, beams, layouts, grid, rows, reach_mm, deepest_mm)
         trace_done = time.perf_counter()
 
-        lut, layer_origin, beam_layers, layer_energy = _lattice(layouts)
-        layer_table = np.searchsorted(energies, layer_energy).astype(np.int64)
-        arguments = (
-            coords,
-            lut,
-            layer_origin,
-            beam_layers,
-            layer_table,
-            float(layouts[0].spot_spacing_mm),
-            step,
-            idd,
-            sigma,
-            last_depth,
-            -2.0 * math.log(self.cutoff_fraction),
-        )
-        counts = count_entries(*arguments)
+        arguments = _kernel_arguments(coords, layouts, energies, tables, radius_factor_squared)
+        counts, layer_used = count_entries(*arguments)
         row_start = np.zeros(rows.size + 1, dtype=np.int64)
         np.cumsum(counts, out=row_start[1:])
         nnz = int(row_start[-1])
         check_nnz(nnz, "ProtonPencilBeam")
         columns = np.empty(nnz, dtype=np.int32)
         values = np.empty(nnz, dtype=np.float32)
-        written = fill_entries(*arguments, row_start, columns, values)
+        written = fill_entries(
+            *arguments, layer_used, row_start, _balanced_chunks(counts), columns, values
+        )
         if not np.array_equal(written, counts):  # pragma: no cover - kernel invariant
             raise RuntimeError("proton kernel passes disagree on the number of matrix entries")
 
@@ -373,26 +384,52 @@ class ProtonPencilBeam:
         layouts: tuple[SpotLayout, ...],
         grid: Grid,
         rows: NDArray[np.int64],
+        reach_mm: float,
+        deepest_mm: Sequence[float],
     ) -> NDArray[np.float64]:
-        """Per beam and row: (u, v) in the isocentre plane minus the lattice offset, g, WED."""
+        """``(n_beams, 4, n_rows)``: (u, v) in the isocentre plane minus the lattice offset, g, WED.
+
+        Only the voxels that some spot of the beam may reach (within
+        ``reach_mm`` at the voxel, see :func:`rows_in_reach`) are ray traced;
+        the others get WED −1 (no dose), as do voxels behind the source. Rays
+        stop at ``deepest_mm[b]``, beyond which beam b gives no dose (such
+        voxels get some WED ≥ that depth).
+        """
         position = str(patient.position.value)
-        k, j, i = np.unravel_index(rows, grid.shape)
-        points = grid.index_to_patient(np.column_stack((i, j, k)).astype(np.float64))
+        points = voxel_centres_mm(grid, rows)
         sad = float(self.machine.sad_mm)
-        coords = np.empty((len(beams), rows.size, 4))
+        coords = np.empty((len(beams), 4, rows.size))
+        traced, sources = [], []
         for b, (beam, layout) in enumerate(zip(beams, layouts, strict=True)):
-            frame = beam.frame(position)
-            w = frame.to_beam(points)[:, 2]
-            ahead = w > 1.0
-            coords[b, :, 0:2] = project_to_isocenter_plane(
-                beam, np.where(ahead[:, None], points, frame.isocenter_mm), position
+            uvw, projected = beam_view(beam, points, position)
+            w = uvw[2]
+            np.subtract(projected, layout.lattice_offset_mm[:, None], out=coords[b, :2])
+            np.divide(w, sad, out=coords[b, 2])
+            covered, origin = _covered_cells(layout)
+            reachable = rows_in_reach(
+                coords[b, :3],
+                covered,
+                int(origin[0]),
+                int(origin[1]),
+                float(layout.spot_spacing_mm),
+                reach_mm,
             )
-            coords[b, :, 0:2] -= layout.lattice_offset_mm
-            coords[b, :, 2] = w / sad
-            depth = radiological_depth(spr, frame.source_mm, points)
-            depth[~ahead] = -1.0
-            coords[b, :, 3] = depth
-        return np.ascontiguousarray(coords)
+            traced.append(np.flatnonzero((w > 1.0) & reachable))
+            sources.append(beam.frame(position).source_mm)
+        depths = trace_rays(
+            spr,
+            sources,
+            points,
+            np.repeat(np.arange(len(beams)), [t.size for t in traced]),
+            np.concatenate(traced),
+            deepest_mm,
+        )
+        start = 0
+        for b, rows_traced in enumerate(traced):
+            coords[b, 3] = -1.0
+            coords[b, 3, rows_traced] = depths[start : start + rows_traced.size]
+            start += rows_traced.size
+        return coords
 
 
 def _checked_beams(beams: Sequence[Beam], machine: ProtonMachine) -> tuple[Beam, ...]:
@@ -402,35 +439,120 @@ def _checked_beams(beams: Sequence[Beam], machine: ProtonMachine) -> tuple[Beam,
     return checked
 
 
+def _spot_cells(layout: SpotLayout) -> NDArray[np.int64]:
+    """``(n_spots, 2)`` lattice indices ``(iu, iv)`` of the spots (offset removed)."""
+    return np.rint((layout.position_mm - layout.lattice_offset_mm) / layout.spot_spacing_mm).astype(
+        np.int64
+    )
+
+
+def _covered_cells(layout: SpotLayout) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Summed-area table ``(n_v + 1, n_u + 1)`` of the cells holding a spot of any layer, and its origin."""
+    cells = _spot_cells(layout)
+    origin = cells.min(axis=0)
+    local = cells - origin
+    extent = local.max(axis=0) + 1
+    occupied = np.zeros((int(extent[1]), int(extent[0])), dtype=np.int64)
+    occupied[local[:, 1], local[:, 0]] = 1
+    covered = np.zeros((occupied.shape[0] + 1, occupied.shape[1] + 1), dtype=np.int64)
+    covered[1:, 1:] = occupied.cumsum(axis=0).cumsum(axis=1)
+    return covered, origin
+
+
 def _lattice(
     layouts: tuple[SpotLayout, ...],
-) -> tuple[NDArray[np.int32], NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
-    """Per-layer lookup tables lattice cell → column, their origins, layers per beam, energies."""
-    cells_per_layer: list[NDArray[np.int64]] = []
-    energies: list[float] = []
-    beam_layers = [0]
-    for layout in layouts:
-        cells = np.rint(
-            (layout.position_mm - layout.lattice_offset_mm) / layout.spot_spacing_mm
-        ).astype(np.int64)
-        bounds = np.searchsorted(layout.layer, np.arange(layout.n_layers + 1))
-        for layer in range(layout.n_layers):
-            cells_per_layer.append(cells[bounds[layer] : bounds[layer + 1]])
-            energies.append(float(layout.energies_mev[layer]))
-        beam_layers.append(beam_layers[-1] + layout.n_layers)
-    origin = np.array([c.min(axis=0) for c in cells_per_layer], dtype=np.int64)
-    extent = np.max(
-        [c.max(axis=0) - o + 1 for c, o in zip(cells_per_layer, origin, strict=True)], axis=0
+) -> tuple[
+    NDArray[np.int32],
+    NDArray[np.int32],
+    NDArray[np.int64],
+    NDArray[np.int64],
+    NDArray[np.int64],
+    NDArray[np.float64],
+]:
+    """Lookup tables of the kernels (see ``_kernels``): lut, spots_before, origins, layers, lattices, energies.
+
+    ``lut[layer, iv, iu]`` is the column of the spot at ``(iu, iv) +
+    origin[layer]`` or −1; ``spots_before[layer, iv, iu]`` counts the spots
+    of that line left of ``iu``; ``bounds[layer]`` is the origin and the
+    ``iu`` and ``iv`` ranges of the layer's spots; ``beam_lattice[b]`` is the
+    smallest lattice index of beam b's layer tables and the width of the
+    lattice they span.
+    """
+    cells = np.concatenate([_spot_cells(layout) for layout in layouts])
+    first_layer = np.cumsum([0] + [layout.n_layers for layout in layouts])
+    layer = np.concatenate(
+        [layout.layer.astype(np.int64) + first_layer[b] for b, layout in enumerate(layouts)]
     )
-    lut = np.full((len(cells_per_layer), int(extent[0]), int(extent[1])), -1, dtype=np.int32)
-    column = 0
-    for layer, cells in enumerate(cells_per_layer):
-        local = cells - origin[layer]
-        lut[layer, local[:, 0], local[:, 1]] = np.arange(
-            column, column + len(cells), dtype=np.int32
-        )
-        column += len(cells)
-    return lut, origin, np.array(beam_layers, dtype=np.int64), np.array(energies)
+    starts = np.flatnonzero(np.r_[True, np.diff(layer) != 0])  # spots are sorted by layer
+    origin = np.minimum.reduceat(cells, starts, axis=0)
+    highest = np.maximum.reduceat(cells, starts, axis=0)
+    extent = (highest - origin).max(axis=0) + 1
+    n_layers = int(first_layer[-1])
+    lut = np.full((n_layers, int(extent[1]), int(extent[0])), -1, dtype=np.int32)
+    local = cells - origin[layer]
+    lut[layer, local[:, 1], local[:, 0]] = np.arange(layer.size, dtype=np.int32)
+    spots_before = np.zeros((n_layers, lut.shape[1], lut.shape[2] + 1), dtype=np.int32)
+    np.cumsum(lut >= 0, axis=2, out=spots_before[:, :, 1:])
+    energies = np.concatenate([layout.energies_mev for layout in layouts])
+    beam_lattice = np.empty((len(layouts), 4), dtype=np.int64)
+    for b in range(len(layouts)):
+        layers = slice(first_layer[b], first_layer[b + 1])
+        base = origin[layers].min(axis=0)
+        beam_lattice[b, :2] = base
+        beam_lattice[b, 2:] = (origin[layers] - base).max(axis=0) + extent
+    bounds = np.column_stack((origin, origin[:, 0], highest[:, 0], origin[:, 1], highest[:, 1]))
+    return lut, spots_before, bounds, first_layer.astype(np.int64), beam_lattice, energies
+
+
+def _kernel_arguments(
+    coords: NDArray[np.float64],
+    layouts: tuple[SpotLayout, ...],
+    energies: NDArray[np.float64],
+    tables: EngineTables,
+    radius_factor_squared: float,
+) -> tuple[object, ...]:
+    """The arguments :func:`count_entries` and :func:`fill_entries` share (see ``_kernels``)."""
+    lut, spots_before, layer_bounds, beam_layers, beam_lattice, layer_energy = _lattice(layouts)
+    layer_table = np.searchsorted(energies, layer_energy)
+    # per depth, the layers' IDD and σ side by side (the kernel reads one depth row per voxel)
+    layer_tables = np.ascontiguousarray(
+        np.stack((tables.idd[layer_table].T, tables.sigma[layer_table].T), axis=-1)
+    )
+    widest = np.array(
+        [
+            tables.sigma[layer_table[beam_layers[b] : beam_layers[b + 1]]].max()
+            for b in range(len(layouts))
+        ]
+    )
+    return (
+        coords,
+        lut,
+        spots_before,
+        layer_bounds,
+        beam_layers,
+        beam_lattice,
+        math.sqrt(radius_factor_squared) * widest * (1.0 + 1e-9),
+        layer_tables,
+        np.ascontiguousarray(tables.last_depth[layer_table]),
+        float(layouts[0].spot_spacing_mm),
+        tables.depth_step_mm,
+        radius_factor_squared,
+    )
+
+
+#: Chunks of rows of equal work in the fill pass (handed to the threads in interleaved lanes).
+_FILL_CHUNKS = 256
+#: Work of a row besides its entries, in units of one entry (the per-layer setup).
+_ROW_OVERHEAD = 8
+
+
+def _balanced_chunks(counts: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Row boundaries ``(n_chunks + 1,)`` of chunks holding equal shares of entries plus row overhead."""
+    work = np.cumsum(counts + _ROW_OVERHEAD * (counts > 0))  # rows without entries are skipped
+    n_chunks = max(min(_FILL_CHUNKS, counts.size), 1)
+    targets = work[-1] * np.arange(1, n_chunks) / n_chunks if counts.size else np.zeros(0)
+    inner = np.searchsorted(work, targets, side="right")
+    return np.concatenate(([0], inner, [counts.size])).astype(np.int64)
 
 
 def _beamlet_table(beams: tuple[Beam, ...], layouts: tuple[SpotLayout, ...]) -> BeamletTable:

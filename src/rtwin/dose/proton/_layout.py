@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from rtwin._arrays import frozen
 from rtwin.anatomy import Image, Structure
-from rtwin.beams import Beam, BeamModality, project_to_isocenter_plane
-from rtwin.dose._common import resolve_target
-from rtwin.dose._raytrace import radiological_depth
+from rtwin.beams import Beam, BeamModality
+from rtwin.dose._common import affine_points, resolve_target
+from rtwin.dose._raytrace import trace_rays
+from rtwin.dose.proton._kernels import beam_coordinates, mark_layers
 from rtwin.dose.proton._machine import ProtonMachine
 from rtwin.dose.proton._physics import ProtonPhysicsError
 from rtwin.dose.proton._range_energy import csda_range_mm, energy_for_csda_range
+from rtwin.dose.proton._tables import peak_depths_mm
 from rtwin.errors import GeometryError
 from rtwin.patient import Patient
 
@@ -212,7 +215,7 @@ class PeakDepths:
     def of(cls, machine: ProtonMachine) -> PeakDepths:
         low, high = machine.energy_range_mev
         energies = np.linspace(low, high, _PEAK_NODES)
-        peaks = np.array([machine.bragg_curve(float(e)).peak_depth_mm for e in energies])
+        peaks = peak_depths_mm(machine, energies)  # BraggCurve.peak_depth_mm, compiled
         return cls(energies, csda_range_mm(energies) - peaks, peaks)
 
     @property
@@ -387,16 +390,87 @@ def with_machine_sad(beam: Beam, machine: ProtonMachine) -> Beam:
     return replace(beam, source_axis_distance_mm=machine.sad_mm)
 
 
-def _target_samples(target: Structure, step_mm: float) -> NDArray[np.float64]:
+def target_sample_step_mm(spot_spacing_mm: float, layer_spacing_mm: float) -> float:
+    """Largest distance (mm, per axis) between the target points a layout traces."""
+    return 0.5 * min(float(spot_spacing_mm), float(layer_spacing_mm))
+
+
+def target_samples(target: Structure, step_mm: float) -> NDArray[np.float64]:
     """Points ``(n, 3)`` (mm) filling the target's voxels, at most ``step_mm`` apart per axis."""
     grid = target.grid
-    k, j, i = np.nonzero(target.mask)
+    k, j, i = np.unravel_index(np.flatnonzero(target.mask), grid.shape)  # np.nonzero's order
     centres = np.column_stack((i, j, k)).astype(np.float64)
     counts = np.maximum(np.ceil(grid.spacing_mm / step_mm - 1e-9).astype(int), 1)
     axes = [(np.arange(n) + 0.5) / n - 0.5 for n in counts]
     offsets = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
     points = (centres[:, None, :] + offsets[None, :, :]).reshape(-1, 3)
-    return grid.index_to_patient(points)
+    return affine_points(grid.affine, points)
+
+
+def beam_view(
+    beam: Beam, points: NDArray[np.float64], position: str
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``(uvw, uv)``: beam coordinates ``(3, n)`` of patient points and their projection ``(2, n)``.
+
+    ``uv`` is :func:`~rtwin.beams.project_to_isocenter_plane` (transposed)
+    for the points ahead of the source (w > 0); the others get the
+    projection of w = 1 mm.
+    """
+    frame = beam.frame(position)
+    uvw = beam_coordinates(
+        np.ascontiguousarray(points, dtype=np.float64),
+        np.ascontiguousarray(frame.source_mm, dtype=np.float64),
+        np.ascontiguousarray(frame.u, dtype=np.float64),
+        np.ascontiguousarray(frame.v, dtype=np.float64),
+        np.ascontiguousarray(frame.direction, dtype=np.float64),
+    )
+    w = uvw[2]
+    scale = frame.source_axis_distance_mm / np.where(w > 0.0, w, 1.0)
+    return uvw, uvw[:2] * scale
+
+
+class TargetView(NamedTuple):
+    """A target's sample points seen from one beam: isocentre-plane projection ``(2, n)`` and WED (mm)."""
+
+    projected: NDArray[np.float64]
+    wed: NDArray[np.float64]
+
+
+def target_views(
+    beams: Sequence[Beam],
+    patient: Patient,
+    target: Structure,
+    spr: Image,
+    points: NDArray[np.float64],
+) -> list[TargetView]:
+    """The target's samples ``points`` seen from each beam (proton beams with the machine's SAD).
+
+    All beams are ray traced in one call.
+
+    Raises
+    ------
+    GeometryError
+        Part of the target lies behind a beam's virtual source.
+    """
+    position = str(patient.position.value)
+    projections, sources = [], []
+    for beam in beams:
+        uvw, projected = beam_view(beam, points, position)
+        if np.any(uvw[2] <= 0.0):
+            raise GeometryError(
+                f"beam {beam.name}: part of target {target.name!r} lies behind the virtual source"
+            )
+        projections.append(projected)
+        sources.append(beam.frame(position).source_mm)
+    n = points.shape[0]
+    weds = trace_rays(
+        spr,
+        sources,
+        points,
+        np.repeat(np.arange(len(sources)), n),
+        np.tile(np.arange(n), len(sources)),
+    ).reshape(len(sources), n)
+    return [TargetView(projected, wed) for projected, wed in zip(projections, weds, strict=True)]
 
 
 def _layout(
@@ -413,7 +487,9 @@ def _layout(
     distal_margin_mm: float,
     proximal_margin_mm: float,
     energy_limits: str,
+    view: TargetView | None = None,
 ) -> SpotLayout:
+    """The layout of one beam; ``view`` is the target seen from it, when already computed."""
     check_layout_options(
         spot_spacing_mm=spot_spacing_mm,
         layer_spacing_mm=layer_spacing_mm,
@@ -423,16 +499,12 @@ def _layout(
         energy_limits=energy_limits,
     )
     beam = with_machine_sad(beam, machine)
-    position = str(patient.position.value)
-    frame = beam.frame(position)
     spacing, band = float(spot_spacing_mm), float(layer_spacing_mm)
-    points = _target_samples(target, 0.5 * min(spacing, band))
-    if np.any(frame.to_beam(points)[:, 2] <= 0.0):
-        raise GeometryError(
-            f"beam {beam.name}: part of target {target.name!r} lies behind the virtual source"
-        )
-    wed = radiological_depth(spr, frame.source_mm, points)
-    cells = np.rint(project_to_isocenter_plane(beam, points, position) / spacing).astype(np.int64)
+    if view is None:
+        points = target_samples(target, target_sample_step_mm(spacing, band))
+        (view,) = target_views([beam], patient, target, spr, points)
+    wed = view.wed
+    cells = np.rint(view.projected / spacing).astype(np.int64)
 
     deepest = float(wed.max()) + distal_margin_mm
     shallowest = float(wed.min()) - proximal_margin_mm
@@ -443,17 +515,13 @@ def _layout(
     last = np.ceil((deepest - (wed - proximal_margin_mm) + 0.5 * band) / band - 1e-9) - 1
     first = np.clip(first, 0, n_layers - 1).astype(np.int64)
     last = np.clip(last, 0, n_layers - 1).astype(np.int64)
-    repeats = np.maximum(last - first + 1, 0)
-    sample_layer = np.repeat(first, repeats) + (
-        np.arange(repeats.sum()) - np.repeat(np.cumsum(repeats) - repeats, repeats)
-    )
-    sample_cells = np.repeat(cells, repeats, axis=0)
 
     reach = int(math.floor(lateral_margin_mm / spacing + 1e-9))
-    low = cells.min(axis=0) - reach
-    shape = (n_layers, *(cells.max(axis=0) - low + 1 + reach))
+    low = cells.min(axis=1) - reach
+    high = cells.max(axis=1)
+    shape = (n_layers, *(high - low + 1 + reach))
     occupied = np.zeros(shape, dtype=bool)
-    occupied[sample_layer, sample_cells[:, 0] - low[0], sample_cells[:, 1] - low[1]] = True
+    mark_layers(first, last, cells, low, occupied)
     if reach:
         from scipy import ndimage
 

@@ -117,6 +117,15 @@ def _inverse_pv_squared_table() -> tuple[NDArray[np.float64], NDArray[np.float64
     return frozen(log_u), frozen(log_g)
 
 
+@cache
+def _quadrature() -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """v² at the Gauss–Legendre nodes on [0, 1] and the weights of ∫₀¹ 2v⁵ f(v²) dv."""
+    nodes, weights = np.polynomial.legendre.leggauss(_QUADRATURE_NODES)
+    v = 0.5 * (nodes + 1.0)
+    weight = 0.5 * weights * 2.0 * v**5  # dw = 2v dv and the (z − z')² = L² w² factor
+    return frozen(v**2), frozen(weight)
+
+
 def _inverse_pv_squared(residual_range_mm: NDArray[np.float64]) -> NDArray[np.float64]:
     """1/(pv)² (MeV⁻²) of a proton with the given residual range (mm ≥ 0; 0 gives inf)."""
     log_u_grid, log_g_grid = _inverse_pv_squared_table()
@@ -218,15 +227,13 @@ def lateral_sigma_mcs_mm(depth_mm: ArrayLike, energy_mev: ArrayLike) -> NDArray[
     range_mm = csda_range_mm(energy)
     length = np.minimum(depth, range_mm)  # path travelled by protons still moving
     sigma_squared = np.zeros(depth.size)
-    nodes, weights = np.polynomial.legendre.leggauss(_QUADRATURE_NODES)
-    v = 0.5 * (nodes + 1.0)
-    weight = 0.5 * weights * 2.0 * v**5  # dw = 2v dv and the (z − z')² = L² w² factor
+    squared_nodes, weight = _quadrature()
     moving = np.flatnonzero(length > 0.0)
     for start in range(0, moving.size, _CHUNK):
         index = moving[start : start + _CHUNK]
         travelled = length[index][:, None]
         # z' = z − L(1 − w): residual range R0 − z' = (R0 − L) + L w, w = v².
-        residual = (range_mm[index] - length[index])[:, None] + travelled * v[None, :] ** 2
+        residual = (range_mm[index] - length[index])[:, None] + travelled * squared_nodes[None, :]
         integral = _inverse_pv_squared(residual) @ weight
         log_term = np.log(length[index] / (WATER_RADIATION_LENGTH_MM * beta_squared(energy[index])))
         correction = (1.0 + HIGHLAND_LOG_COEFFICIENT * log_term) ** 2
