@@ -7,13 +7,13 @@ import sys
 
 import numpy as np
 
-from rtwin._numba import FASTMATH, jit
+from rtwin._numba import FASTMATH, jit, prange
 
 
 def test_kernels_compile_lazily_and_run():
     @jit(parallel=True)
     def double(values, out):
-        for i in range(values.shape[0]):
+        for i in prange(values.shape[0]):
             out[i] = 2.0 * values[i]
 
     out = np.empty(3)

@@ -108,7 +108,14 @@ class BeamFrame:
         central axis.
         """
         offset = np.asarray(points_mm, dtype=np.float64) - self.source_mm
-        return np.stack((offset @ self.u, offset @ self.v, offset @ self.direction), axis=-1)
+        x, y, z = offset[..., 0], offset[..., 1], offset[..., 2]
+
+        # element-wise rather than `offset @ axis`: a BLAS product over many
+        # points starts threads that keep spinning on the cores numba needs next
+        def along(axis: NDArray[np.float64]) -> NDArray[np.float64]:
+            return x * axis[0] + y * axis[1] + z * axis[2]
+
+        return np.stack((along(self.u), along(self.v), along(self.direction)), axis=-1)
 
     def to_patient(self, beam_uvw: ArrayLike) -> NDArray[np.float64]:
         """Beam coordinates ``(u, v, w)`` → patient points."""

@@ -12,9 +12,9 @@ from numpy.typing import ArrayLike, NDArray
 
 from rtwin.anatomy import Structure
 from rtwin.beams import Beam, BeamModality, photon_bixel_positions, project_to_isocenter_plane
-from rtwin.dose._common import check_nnz, dose_rows, resolve_target
+from rtwin.dose._common import check_nnz, dose_rows, resolve_target, voxel_centres_mm
 from rtwin.dose._influence import BeamletTable, DoseInfluence
-from rtwin.dose._raytrace import radiological_depth
+from rtwin.dose._raytrace import radiological_depths
 from rtwin.dose.photon._kernels import count_entries, fill_entries
 from rtwin.dose.photon._scatter import build_scatter
 from rtwin.errors import GeometryError
@@ -220,22 +220,24 @@ class PhotonPencilBeam:
         beams = tuple(b if b.source_axis_distance_mm == sad else _with_sad(b, sad) for b in beams)
         position = str(patient.position.value)
         rows = dose_rows(patient, grid)
-        k, j, i = np.unravel_index(rows, grid.shape)
-        points = grid.index_to_patient(np.column_stack((i, j, k)).astype(np.float64))
+        points = voxel_centres_mm(grid, rows)
         red = patient.relative_electron_density
         coords = np.empty((len(beams), rows.size, 4))
         tables_parts = []
         offsets = []
         max_depth = 0.0
+        frames = [beam.frame(position) for beam in beams]
+        # one ray-trace call for every beam (the kernel balances all rays over the threads)
+        depths = radiological_depths(red, [f.source_mm for f in frames], [points] * len(frames))
         for b, beam in enumerate(beams):
-            frame = beam.frame(position)
+            frame = frames[b]
             uvw = frame.to_beam(points)
             ahead = uvw[:, 2] > 1.0
             coords[b, :, 0:2] = project_to_isocenter_plane(
                 beam, np.where(ahead[:, None], points, frame.isocenter_mm), position
             )
             coords[b, :, 2] = uvw[:, 2] / sad
-            depth = radiological_depth(red, frame.source_mm, points)
+            depth = depths[b]
             depth[~ahead] = -1.0
             coords[b, :, 3] = depth
             max_depth = max(max_depth, float(depth.max(initial=0.0)))
