@@ -26,6 +26,7 @@ __all__ = [
     "MachineError",
     "MaterialsError",
     "MatradError",
+    "NrrdError",
     "OptimizationError",
     "RadiobiologyError",
     "ReportError",
@@ -75,6 +76,10 @@ class DicomError(RtwinError, OSError):
 
 class MatradError(RtwinError, OSError):
     """A matRad / CORT ``.mat`` file cannot be read."""
+
+
+class NrrdError(RtwinError, OSError):
+    """An NRRD file cannot be read (as a dose): bad header, unsupported encoding or geometry."""
 
 
 class OptimizationError(RtwinError, ValueError):

@@ -240,6 +240,31 @@ def test_contours_between_slices_take_the_nearest_plane(tmp_path):
     assert any("nearest contour plane" in note for note in result.notes)
 
 
+def test_contours_fill_slabs_of_the_contour_spacing_on_a_finer_grid(tmp_path):
+    def square(z):
+        return np.array([[3.5, 3.5, z], [13.5, 3.5, z], [13.5, 13.5, z], [3.5, 13.5, z]])
+
+    # planes every 2 mm (0-4 mm) and a separate lesion at 20 mm: on a 0.5 mm grid each
+    # plane fills [p - 1, p + 1) mm; the gap to the lesion stays empty
+    planes = [square(z) for z in (0.0, 2.0, 4.0, 20.0, 22.0)]
+    path = tmp_path / "rs.dcm"
+    _minimal_rtstruct(planes).save_as(path, enforce_file_format=True)
+    fine = Grid.from_spacing((56, 20, 20), spacing_mm=(1.0, 1.0, 0.5), origin_mm=(0, 0, -2.75))
+    result = read_rtstruct(path, fine)
+    slice_z = -2.75 + 0.5 * np.arange(56)
+    filled = slice_z[result.structures["Square"].mask.any(axis=(1, 2))]
+    expected = np.concatenate([np.arange(-0.75, 5.0, 0.5), np.arange(19.25, 23.0, 0.5)])
+    np.testing.assert_allclose(filled, expected)
+    assert any("each contour fills a 2 mm slab" in note for note in result.notes)
+    # on the grid the contours were drawn on, one slice per plane as before
+    coarse = Grid.from_spacing((12, 20, 20), spacing_mm=(1.0, 1.0, 2.0))
+    mask = read_rtstruct(path, coarse).structures["Square"].mask
+    assert np.flatnonzero(mask.any(axis=(1, 2))).tolist() == [0, 1, 2, 10, 11]
+    assert result.structures["Square"].volume_cc == pytest.approx(
+        read_rtstruct(path, coarse).structures["Square"].volume_cc
+    )
+
+
 def _minimal_rtstruct(contours):
     dataset = Dataset()
     dataset.file_meta = pydicom.dataset.FileMetaDataset()

@@ -441,7 +441,12 @@ def _sample(
     )
     # The dose is float32; rounding the interpolated values to float32 makes points of
     # equal dose (a dose varying along one axis, sampled plane by plane) exactly equal.
-    doses = doses.astype(np.float32).astype(np.float64)
+    rounded = doses.astype(np.float32)
     voxel_cc = structure.grid.voxel_volume_mm3 / 1000.0
+    if n_sub == 1 or not refined.any():
+        # every sample has one voxel's volume: merge equal doses here, by a float32 sort
+        # (three times faster than the general merge on millions of body voxels)
+        unique, repeats = np.unique(rounded, return_counts=True)
+        return unique.astype(np.float64), repeats * voxel_cc
     volumes = np.repeat(voxel_cc / counts, counts)
-    return doses, volumes
+    return rounded.astype(np.float64), volumes

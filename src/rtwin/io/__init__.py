@@ -1,4 +1,4 @@
-"""Input and output: DICOM series and RTSTRUCT, matRad/CORT files.
+"""Input and output: DICOM series and RTSTRUCT, matRad/CORT files, NRRD doses.
 
 The only package that imports pydicom. Readers never modify their input
 files; writers refuse to overwrite unless asked.
@@ -15,6 +15,7 @@ DICOM (see ``docs/dicom.md``)::
 from rtwin.io._dicom import read_dicom
 from rtwin.io._files import SeriesSummary, list_series
 from rtwin.io._matrad import MatradObjective, read_matrad, read_matrad_objectives
+from rtwin.io._nrrd import read_nrrd_dose
 from rtwin.io._pseudonymize import pseudonymize_id
 from rtwin.io._rtdose import RTDose, read_rtdose, write_rtdose
 from rtwin.io._rtstruct import RTStruct, SkippedROI, read_rtstruct, role_of
@@ -34,6 +35,7 @@ __all__ = [
     "read_image_series",
     "read_matrad",
     "read_matrad_objectives",
+    "read_nrrd_dose",
     "read_rtdose",
     "read_rtstruct",
     "role_of",

@@ -51,6 +51,8 @@ _ROLES = {
 _IN_PLANE_MARGIN_VOXELS = 0.5
 #: Contour planes may lie this far (in slices) beyond the grid's extent along the normal.
 _PLANE_MARGIN_SLICES = 1e-3
+#: Contour planes closer than this (in slices) are one plane (as in ``rasterize_contours``).
+_SAME_PLANE_SLICES = 0.05
 #: Contours whose in-plane area is below this are degenerate (mm²).
 _DEGENERATE_AREA_MM2 = 1e-6
 
@@ -221,6 +223,14 @@ def read_rtstruct(
       least half of its in-plane area is); each slice takes the nearest
       contour plane. Volumes are computed from the masks; the ROIVolume
       tag is not trusted.
+    - Each contour plane stands for a slab one contour spacing thick (the
+      commonest gap between neighbouring planes of the structure set),
+      half a spacing on either side, as planning systems model a contour
+      stack (the first and last contours get half-slice "end caps"). On
+      the image the contours were drawn on this is one slice per plane; on
+      a grid with thinner slices every slice of the slab is filled (noted),
+      so a finer reference grid refines the mask instead of striping it.
+      A gap larger than the spacing (separate lesions) stays empty.
     - Skipped (listed in ``.skipped`` and logged): ROIs without contours,
       POINT ROIs (markers, isocentres) and OPEN_PLANAR / OPEN_NONPLANAR
       ROIs (lines, not regions). In an ROI that mixes them, only the
@@ -775,6 +785,32 @@ def _grid_extent(grid: Grid) -> str:
     return f"x {low[0]:.1f}..{high[0]:.1f}, y {low[1]:.1f}..{high[1]:.1f}, z {low[2]:.1f}..{high[2]:.1f} mm"
 
 
+def _contour_spacing_mm(
+    prepared: list[tuple[_Roi, list[NDArray[np.float64]]]], grid: Grid
+) -> float | None:
+    """The structure set's contour spacing: the commonest gap between neighbouring planes.
+
+    Gaps are pooled over all ROIs (the contours of a structure set are
+    drawn on one image series, so its slice spacing is by far the commonest
+    gap; ROIs with a single plane or with lesions far apart do not decide
+    it). ``None`` when no gap occurs at least twice.
+    """
+    step = float(grid.spacing_mm[2])
+    gaps: list[float] = []
+    for _, polygons in prepared:
+        planes = np.sort([float(np.mean(grid.patient_to_index(p)[:, 2])) * step for p in polygons])
+        differences = np.diff(planes)
+        gaps.extend(differences[differences > _SAME_PLANE_SLICES * step].tolist())
+    if not gaps:
+        return None
+    rounded = np.round(gaps, 2)
+    values, counts = np.unique(rounded, return_counts=True)
+    best = int(np.argmax(counts))
+    if counts[best] < 2:
+        return None
+    return float(np.median(np.asarray(gaps)[rounded == values[best]]))
+
+
 def _color(roi: _Roi, name: str, notes: list[str]) -> tuple[int, int, int] | None:
     raw = next(
         (c for c in (i.get("ROIDisplayColor", None) for i in roi.contour_items) if c is not None),
@@ -804,6 +840,14 @@ def _structures(
     used: set[str] = set()
     structures = []
     counts = Counter(roi.name for roi, _ in prepared)
+    spacing = _contour_spacing_mm(prepared, grid)
+    thickness = spacing if spacing is not None and spacing > grid.spacing_mm[2] * 1.001 else None
+    if thickness is not None:
+        notes.append(
+            f"{name}: contour planes are {thickness:.4g} mm apart, the image slices "
+            f"{grid.spacing_mm[2]:.4g} mm; each contour fills a {thickness:.4g} mm slab (half a "
+            "contour spacing on either side, end caps included)"
+        )
     for roi, polygons in prepared:
         title = roi.name
         if not title:
@@ -824,7 +868,7 @@ def _structures(
             )
             continue
         try:
-            mask = rasterize_contours(grid, polygons, name=title)
+            mask = rasterize_contours(grid, polygons, name=title, plane_thickness_mm=thickness)
         except StructureError as error:
             raise DicomError(f"{where}: ROI {roi.name!r} (number {roi.number}): {error}") from error
         if not mask.any():
