@@ -211,3 +211,26 @@ def test_restricted_operator_gives_the_same_rows(three_gaussian):
     sub = scatter.restricted(positions)
     w = np.random.default_rng(6).uniform(size=influence.n_beamlets)
     np.testing.assert_allclose(sub.forward(w), scatter.forward(w)[positions], rtol=1e-12)
+
+
+def test_voxels_near_the_source_are_refused_not_allocated():
+    """A patient overlapping the treatment head: a clear error, not a huge scatter lattice."""
+    patient = rtwin.phantoms.water_box(size_mm=90, voxel_mm=5, target_radius_mm=10)
+    beam = rtwin.beams.Beam(modality="photon", gantry_deg=0, isocenter_mm=(0.0, 1030.0, 0.0))
+    bixels = [
+        np.stack(np.meshgrid(np.arange(-20, 25, 5.0), np.arange(-20, 25, 5.0)), -1).reshape(-1, 2)
+    ]
+    with pytest.raises(rtwin.errors.GeometryError, match="overlaps the treatment head"):
+        PhotonPencilBeam().influence(patient, [beam], bixels=bixels)
+
+
+def test_far_projections_do_not_grow_the_lattice(patient):
+    """Rows far off axis clamp to lattice edges beyond the factors' reach (dose exactly 0 there)."""
+    influence = PhotonPencilBeam().influence(
+        patient, rtwin.beams.equispaced(1, isocenter_mm=(0.0, 0.0, 0.0))
+    )
+    scatter = influence.scatter
+    widest = np.ceil(6.0 * scatter.sigma_mm[-1] / 5.0) + 2
+    cells = scatter.source_cells[:, 1:]
+    span = cells.max(axis=0) - cells.min(axis=0) + 2 * widest + 1
+    assert np.all(np.array(scatter.lattice_shape) <= span)

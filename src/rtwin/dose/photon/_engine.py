@@ -27,6 +27,9 @@ __all__ = ["PhotonKernelModel", "PhotonPencilBeam"]
 _DEPTH_STEP_MM = 1.0
 #: How the broad kernel components are applied (see ``PhotonPencilBeam.broad_scatter``).
 _BROAD_SCATTER = ("convolution", "matrix")
+#: Voxels nearer the source than this fraction of the SAD mean the patient is inside
+#: the treatment head (the model's divergence, and the scatter lattice, make no sense).
+_MIN_DISTANCE_FRACTION = 0.3
 #: A component is broad when σ (isocentre plane) ≥ this many bixel widths at every depth.
 _BROAD_SIGMA_BIXELS = 3.0
 
@@ -262,6 +265,12 @@ class PhotonPencilBeam:
         lut, origin, table, cells = _lattice(beams, tables_parts, offsets, self.bixel_mm)
         ahead_g = coords[:, :, 2][coords[:, :, 3] >= 0]
         min_divergence = float(ahead_g.min()) if ahead_g.size else 1.0
+        if min_divergence < _MIN_DISTANCE_FRACTION:
+            raise GeometryError(
+                f"patient voxels lie {min_divergence * sad:.0f} mm from a beam's source (less than "
+                f"{_MIN_DISTANCE_FRACTION:.0%} of the {sad:.0f} mm source-axis distance): the "
+                "patient overlaps the treatment head; check the isocentre and the beam angles"
+            )
         max_divergence = float(ahead_g.max()) if ahead_g.size else 1.0
         _, amplitudes, sigmas, cutoff, broad = self.tables(
             max_depth, min_divergence=min_divergence, max_divergence=max_divergence

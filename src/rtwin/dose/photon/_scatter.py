@@ -243,12 +243,16 @@ def build_scatter(
     n_sigma = max(2, math.ceil(math.log(max(s_max / s_min, 1.0)) / math.log(SIGMA_RATIO)) + 1)
     sigma_samples = s_min * SIGMA_RATIO ** np.arange(n_sigma)
 
-    # lattice: bixel cells and every row's projection, one cell of margin
+    # lattice: bixel cells and every row's projection, one cell of margin, but
+    # no farther from the bixels than the widest factor reaches (rows beyond
+    # it clamp to edge cells, where the convolution is exactly 0)
     all_cells = np.concatenate(cells)
     uv = coords[:, :, 0:2].reshape(-1, 2)
+    widest = int(np.ceil(REACH_SIGMAS * sigma_samples[-1] / bixel_mm)) + 2
     low = np.floor(np.minimum(uv.min(axis=0) / bixel_mm, all_cells.min(axis=0))) - 1
     high = np.ceil(np.maximum(uv.max(axis=0) / bixel_mm, all_cells.max(axis=0))) + 1
-    low = low.astype(np.int64)
+    low = np.maximum(low, all_cells.min(axis=0) - widest).astype(np.int64)
+    high = np.minimum(high, all_cells.max(axis=0) + widest)
     shape = tuple(int(x) for x in np.maximum(high.astype(np.int64) - low + 1, 2))
     lattice_uv = np.empty((n_rows, n_beams, 2), dtype=np.float32)
     sigma_index = np.empty((n_rows, n_beams, n_components), dtype=np.float32)
