@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from rtwin.planning._spec import StudyOutcome
 
 __all__ = ["DemoOutcome", "demo_candidates", "demo_goals", "run_demo"]
 
@@ -36,15 +37,8 @@ DEMO_GOALS = (
 )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DemoOutcome:
-    """What :func:`run_demo` produced."""
-
-    description: str
-    comparison: Any = field(repr=False)
-    plans: tuple[Any, ...] = field(repr=False)
-    files: Any
-    seconds: float
+#: What :func:`run_demo` produced (the same record as :func:`rtwin.planning.run_study`).
+DemoOutcome = StudyOutcome
 
 
 def demo_goals() -> Any:

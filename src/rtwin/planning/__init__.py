@@ -10,6 +10,13 @@ Examples
 """
 
 from rtwin.planning._candidates import CandidatePlan, PlanningStep, plan_candidates
-from rtwin.planning._spec import StudySpec, run_study
+from rtwin.planning._spec import StudyOutcome, StudySpec, run_study
 
-__all__ = ["CandidatePlan", "PlanningStep", "StudySpec", "plan_candidates", "run_study"]
+__all__ = [
+    "CandidatePlan",
+    "PlanningStep",
+    "StudyOutcome",
+    "StudySpec",
+    "plan_candidates",
+    "run_study",
+]

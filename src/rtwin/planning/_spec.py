@@ -10,7 +10,7 @@ from typing import Any
 
 from rtwin.errors import SpecError
 
-__all__ = ["StudySpec", "run_study"]
+__all__ = ["StudyOutcome", "StudySpec", "run_study"]
 
 _OBJECTIVES = (
     "SquaredDeviation",
@@ -35,6 +35,17 @@ _PLAN_KEYS = {
     "max_iterations",
     "objectives",
 }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StudyOutcome:
+    """What a study run produced: a description, the comparison, the plans, the files written."""
+
+    description: str
+    comparison: Any = field(repr=False)
+    plans: tuple[Any, ...] = field(repr=False)
+    files: Any
+    seconds: float
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -323,13 +334,12 @@ def run_study(
 ) -> Any:
     """Load the patient, plan every candidate, compare them and write the report.
 
-    Returns the :class:`~rtwin.demo.DemoOutcome`-like record (description,
-    comparison, plans, files, seconds).
+    Returns a :class:`StudyOutcome` (description, comparison, plans, files,
+    seconds).
     """
     import time
 
     from rtwin.compare import compare_plans
-    from rtwin.demo import DemoOutcome
     from rtwin.planning._candidates import plan_candidates
     from rtwin.report import check_folder, write_report
 
@@ -364,7 +374,7 @@ def run_study(
         },
         force=force,
     )
-    return DemoOutcome(
+    return StudyOutcome(
         description=(
             f"{path.name}: {len(plans)} candidate plan{'s' if len(plans) != 1 else ''}, "
             f"{spec.prescription}"
