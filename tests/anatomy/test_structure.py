@@ -158,3 +158,40 @@ def test_upsampling_keeps_the_volume_of_voxel_aligned_shapes():
     structure = Structure(name="Cube", mask=cube, grid=coarse)
     fine = structure.resampled(coarse.with_spacing(1.0))
     assert fine.volume_cc == pytest.approx(1.728, abs=1e-9)
+
+
+def _random_structure(rng, grid, name="S"):
+    mask = np.zeros(grid.shape, dtype=bool)
+    nz, ny, nx = grid.shape
+    k, j, i = np.indices(grid.shape)
+    centre = rng.uniform(0.3, 0.7, 3) * np.array([nx, ny, nz])
+    radius = rng.uniform(0.2, 0.35) * min(nx, ny, nz)
+    mask |= (i - centre[0]) ** 2 + (j - centre[1]) ** 2 + (k - centre[2]) ** 2 < radius**2
+    mask &= rng.uniform(size=grid.shape) < 0.9  # ragged
+    return Structure(name=name, mask=mask, grid=grid)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_axis_aligned_occupancy_matches_mapping_every_point(seed):
+    """The axis-aligned fast path of Structure.occupancy equals the general one exactly."""
+    rng = np.random.default_rng(seed)
+    grid = Grid.from_spacing(
+        tuple(rng.integers(12, 20, 3)),
+        spacing_mm=rng.choice([1.0, 2.0, 2.5, 3.0], 3),
+        origin_mm=rng.uniform(-20.0, 0.0, 3),
+    )
+    structure = _random_structure(rng, grid)
+    for spacing in (rng.uniform(1.5, 6.0), 5.0, (3.0, 2.0, 4.0)):
+        target = grid.with_spacing(spacing)
+        np.testing.assert_array_equal(
+            structure.occupancy(target), structure._occupancy_by_points(target)
+        )
+        np.testing.assert_array_equal(
+            structure.resampled(target).mask, structure._occupancy_by_points(target) >= 0.5 - 1e-9
+        )
+    rotation = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    turned = Grid.from_spacing((10, 11, 12), spacing_mm=3.0, origin_mm=(20.0, -15.0, -5.0),
+                               direction=rotation)  # fmt: skip
+    np.testing.assert_array_equal(
+        structure.occupancy(turned), structure._occupancy_by_points(turned)
+    )

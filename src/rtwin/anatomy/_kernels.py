@@ -1,10 +1,10 @@
-"""numba kernels for anatomy (private; called through the wrappers in _contours.py)."""
+"""numba kernels for anatomy (private; called through the wrappers in _contours.py and _structure.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from rtwin._numba import jit
+from rtwin._numba import jit, prange
 
 
 @jit
@@ -51,3 +51,37 @@ def scanline_fill_fraction(x0, y0, x1, y1, n_rows, n_columns, subsamples):  # pr
                 for sample in range(first, last + 1):
                     fraction[row, sample // subsamples] += weight
     return fraction
+
+
+@jit(parallel=True)
+def resampled_inside_counts(
+    mask, index_z, valid_z, index_y, valid_y, index_x, valid_x
+):  # pragma: no cover - jit
+    """Per target voxel, how many of its sample points fall in a voxel of ``mask``.
+
+    Axis-aligned grids only: the sample points of target voxel ``(z, y, x)``
+    are the products of per-axis samples; sample ``c`` along z lands in
+    source plane ``index_z[z, c]`` when ``valid_z[z, c]`` (inside the source
+    grid), and likewise for y and x. Returns int32 ``(n_z, n_y, n_x)``.
+    """
+    n_z = index_z.shape[0]
+    n_y = index_y.shape[0]
+    n_x = index_x.shape[0]
+    counts = np.zeros((n_z, n_y, n_x), dtype=np.int32)
+    for z in prange(n_z):
+        for c in range(index_z.shape[1]):
+            if not valid_z[z, c]:
+                continue
+            plane = index_z[z, c]
+            for y in range(n_y):
+                for b in range(index_y.shape[1]):
+                    if not valid_y[y, b]:
+                        continue
+                    line = index_y[y, b]
+                    for x in range(n_x):
+                        total = 0
+                        for a in range(index_x.shape[1]):
+                            if valid_x[x, a] and mask[plane, line, index_x[x, a]]:
+                                total += 1
+                        counts[z, y, x] += total
+    return counts

@@ -307,6 +307,46 @@ class Structure:
             return fraction
         if self.is_empty:
             return fraction
+        window = self._target_window(grid)
+        if window is None:
+            return fraction
+        to_source = np.linalg.inv(self.grid.affine) @ grid.affine
+        linear = to_source[:3, :3]
+        if np.any(linear[~np.eye(3, dtype=bool)] != 0.0):
+            return self._occupancy_by_points(grid)
+        # axis-aligned grids: each sample coordinate depends on one index, so the
+        # per-axis source indices are computed once (the same floating-point
+        # operations as the general path, hence the same voxels) and a kernel
+        # counts the points inside
+        from rtwin.anatomy._kernels import resampled_inside_counts
+
+        low, high, counts = window
+        size = self.grid.size_xyz
+        index, valid = [], []
+        for axis in range(3):  # x, y, z
+            offsets = (np.arange(counts[axis]) + 0.5) / counts[axis] - 0.5
+            points = np.arange(low[axis], high[axis]).astype(np.float64)[:, None] + offsets[None, :]
+            source = points * linear[axis, axis] + to_source[axis, 3]
+            nearest = np.floor(source + 0.5).astype(np.int64)
+            inside = (nearest >= 0) & (nearest < size[axis])
+            index.append(np.ascontiguousarray(np.where(inside, nearest, 0)))
+            valid.append(np.ascontiguousarray(inside))
+        inside_counts = resampled_inside_counts(
+            np.ascontiguousarray(self.mask),
+            index[2],
+            valid[2],
+            index[1],
+            valid[1],
+            index[0],
+            valid[0],
+        )
+        fraction[low[2] : high[2], low[1] : high[1], low[0] : high[0]] = inside_counts / int(
+            np.prod(counts)
+        )
+        return fraction
+
+    def _target_window(self, grid: Grid) -> tuple[NDArray[np.int64], ...] | None:
+        """Index box ``(low, high)`` of ``grid`` around the structure and samples per axis."""
         box = self.bounding_box()
         corners = np.array(
             [
@@ -323,9 +363,18 @@ class Structure:
             np.ceil(target_index.max(axis=0)).astype(int) + 2, np.array(grid.size_xyz)
         )
         if np.any(high <= low):
-            return fraction
+            return None
         ratio = grid.spacing_mm / self.grid.spacing_mm
         counts = np.maximum(1, np.ceil(ratio - 1e-9).astype(int))
+        return low, high, counts
+
+    def _occupancy_by_points(self, grid: Grid) -> NDArray[np.float64]:
+        """:meth:`occupancy` by mapping every sample point through the affine (any grids)."""
+        fraction = np.zeros(grid.shape, dtype=np.float64)
+        window = None if self.is_empty else self._target_window(grid)
+        if window is None:
+            return fraction
+        low, high, counts = window
         offsets = [(np.arange(n) + 0.5) / n - 0.5 for n in counts]
         sub = np.stack(np.meshgrid(*offsets, indexing="ij"), axis=-1).reshape(-1, 3)
         to_source = np.linalg.inv(self.grid.affine) @ grid.affine

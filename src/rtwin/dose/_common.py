@@ -6,7 +6,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rtwin.anatomy import Structure
-from rtwin.dose._kernels import resampled_inside_counts
 from rtwin.errors import StructureError
 from rtwin.geometry import Grid
 from rtwin.patient import Patient
@@ -16,7 +15,6 @@ __all__ = [
     "affine_points",
     "check_nnz",
     "dose_rows",
-    "resampled_mask",
     "resolve_target",
     "voxel_centres_mm",
 ]
@@ -57,68 +55,8 @@ def dose_rows(patient: Patient, grid: Grid) -> NDArray[np.int64]:
     external = patient.structures.external
     if external is None:
         return np.arange(grid.n_voxels, dtype=np.int64)
-    mask = resampled_mask(external, grid) if not external.grid.is_same_as(grid) else external.mask
+    mask = external.resampled(grid).mask if not external.grid.is_same_as(grid) else external.mask
     return np.flatnonzero(mask.ravel()).astype(np.int64)
-
-
-def resampled_mask(structure: Structure, grid: Grid) -> NDArray[np.bool_]:
-    """``structure.resampled(grid).mask``, computed axis by axis when both grids are axis-aligned.
-
-    :meth:`Structure.resampled` maps every sample point of every target
-    voxel through the affine; when that map has no off-diagonal terms each
-    coordinate depends on one index only, so the per-axis source indices are
-    computed once (with the same floating-point operations, hence the same
-    voxels) and a kernel counts the points inside. Other grids take
-    :meth:`Structure.resampled`.
-    """
-    to_source = np.linalg.inv(structure.grid.affine) @ grid.affine
-    linear = to_source[:3, :3]
-    if (
-        np.any(linear[~np.eye(3, dtype=bool)] != 0.0)
-        or structure.grid.is_same_as(grid, tolerance_mm=1e-6)
-        or structure.is_empty
-    ):
-        return structure.resampled(grid).mask
-    mask = np.zeros(grid.shape, dtype=bool)
-    box = structure.bounding_box()
-    corners = np.array(
-        [
-            [i, j, k]
-            for i in (box[2].start - 1, box[2].stop)
-            for j in (box[1].start - 1, box[1].stop)
-            for k in (box[0].start - 1, box[0].stop)
-        ],
-        dtype=np.float64,
-    )
-    target_index = grid.patient_to_index(structure.grid.index_to_patient(corners))
-    low = np.maximum(np.floor(target_index.min(axis=0)).astype(int) - 1, 0)
-    high = np.minimum(np.ceil(target_index.max(axis=0)).astype(int) + 2, np.array(grid.size_xyz))
-    if np.any(high <= low):
-        return mask
-    ratio = grid.spacing_mm / structure.grid.spacing_mm
-    counts = np.maximum(1, np.ceil(ratio - 1e-9).astype(int))
-    size = structure.grid.size_xyz
-    index, valid = [], []
-    for axis in range(3):  # x, y, z
-        offsets = (np.arange(counts[axis]) + 0.5) / counts[axis] - 0.5
-        points = np.arange(low[axis], high[axis]).astype(np.float64)[:, None] + offsets[None, :]
-        source = points * linear[axis, axis] + to_source[axis, 3]
-        nearest = np.floor(source + 0.5).astype(np.int64)
-        inside = (nearest >= 0) & (nearest < size[axis])
-        index.append(np.ascontiguousarray(np.where(inside, nearest, 0)))
-        valid.append(np.ascontiguousarray(inside))
-    inside_counts = resampled_inside_counts(
-        np.ascontiguousarray(structure.mask),
-        index[2],
-        valid[2],
-        index[1],
-        valid[1],
-        index[0],
-        valid[0],
-    )
-    fraction = inside_counts / int(np.prod(counts))
-    mask[low[2] : high[2], low[1] : high[1], low[0] : high[0]] = fraction >= 0.5 - 1e-9
-    return mask
 
 
 def check_nnz(nnz: int, engine: str) -> None:

@@ -6,7 +6,7 @@ The twins are the public, numpy-based functions the kernels replace inside
 ``Structure.resampled``, ``radiological_depth``) or a few lines of numpy
 written out here. The count/fill kernels are compared with the dense twin
 of ``test_engine_proton.py``. Shared dose helpers that the proton engine
-brought in (``resampled_mask``, ``affine_points``, the multi-source,
+brought in (``affine_points``, the multi-source,
 depth-limited ray trace) are tested here too.
 """
 
@@ -19,8 +19,8 @@ import pytest
 from scipy.special import gamma, pbdv
 
 import rtwin
-from rtwin.anatomy import Image, Modality, Structure
-from rtwin.dose._common import affine_points, resampled_mask, voxel_centres_mm
+from rtwin.anatomy import Image, Modality
+from rtwin.dose._common import affine_points, voxel_centres_mm
 from rtwin.dose._raytrace import radiological_depths
 from rtwin.dose.proton import ProtonMachine, lateral_sigma_mcs_mm
 from rtwin.dose.proton._engine import _balanced_chunks
@@ -218,39 +218,6 @@ def test_balanced_chunks_cover_the_rows_in_order():
 
 
 # ---------------------------------------------------------------------- shared dose helpers
-def _random_structure(rng, grid, name="S"):
-    mask = np.zeros(grid.shape, dtype=bool)
-    nz, ny, nx = grid.shape
-    k, j, i = np.indices(grid.shape)
-    centre = rng.uniform(0.3, 0.7, 3) * np.array([nx, ny, nz])
-    radius = rng.uniform(0.2, 0.35) * min(nx, ny, nz)
-    mask |= (i - centre[0]) ** 2 + (j - centre[1]) ** 2 + (k - centre[2]) ** 2 < radius**2
-    mask &= rng.uniform(size=grid.shape) < 0.9  # ragged
-    return Structure(name=name, mask=mask, grid=grid)
-
-
-@pytest.mark.parametrize("seed", range(4))
-def test_resampled_mask_matches_structure_resampled(seed):
-    rng = np.random.default_rng(seed)
-    grid = Grid.from_spacing(
-        tuple(rng.integers(12, 20, 3)),
-        spacing_mm=rng.choice([1.0, 2.0, 2.5, 3.0], 3),
-        origin_mm=rng.uniform(-20.0, 0.0, 3),
-    )
-    structure = _random_structure(rng, grid)
-    for spacing in (rng.uniform(1.5, 6.0), 5.0, (3.0, 2.0, 4.0)):
-        target = grid.with_spacing(spacing)
-        np.testing.assert_array_equal(
-            resampled_mask(structure, target), structure.resampled(target).mask
-        )
-    rotation = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
-    turned = Grid.from_spacing((10, 11, 12), spacing_mm=3.0, origin_mm=(20.0, -15.0, -5.0),
-                               direction=rotation)  # fmt: skip
-    np.testing.assert_array_equal(
-        resampled_mask(structure, turned), structure.resampled(turned).mask
-    )
-
-
 def test_affine_points_and_voxel_centres_match_the_grid():
     rng = np.random.default_rng(4)
     grid = Grid.from_spacing((7, 8, 9), spacing_mm=(3.0, 2.0, 2.5), origin_mm=(-10.0, 4.0, 1.0))
