@@ -128,6 +128,46 @@ def test_results_are_reproducible(case):
     np.testing.assert_array_equal(a.weights, b.weights)
 
 
+def test_blas_thread_limits_are_restored_after_a_run(case):
+    """The run uses one BLAS thread (see optimize_fluence); the user's limits come back."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    patient, influence, target = case
+    seen = []
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+        def look(state):
+            seen.extend(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
+
+        optimize_fluence(
+            influence,
+            patient.structures,
+            [SquaredDeviation(target, dose_gy=2.0)],
+            max_iterations=2,
+            callback=look,
+        )
+        after = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert after == before
+    assert seen and set(seen) == {1}
+
+
+def test_csr_matvec_with_unsigned_indices_and_long_rows():
+    """uint32 column indices (what FluenceProblem stores) and rows longer than the unrolling."""
+    import scipy.sparse as sparse
+
+    from rtwin.optimize._kernels import unsigned_indices
+
+    rng = np.random.default_rng(3)
+    matrix = sparse.random_array((50, 400), density=0.3, format="csr", rng=rng, dtype=np.float32)
+    x = rng.uniform(size=400)
+    out = np.empty(50)
+    indices = unsigned_indices(matrix.indices)
+    assert indices.dtype == np.uint32
+    csr_matvec(matrix.indptr.astype(np.int64), indices, matrix.data, x, out)
+    np.testing.assert_allclose(out, matrix.astype(np.float64) @ x, rtol=1e-12)
+
+
 def test_objective_values_and_history(case):
     patient, influence, target = case
     objectives = [

@@ -12,7 +12,7 @@ from numpy.typing import ArrayLike, NDArray
 from rtwin.anatomy import Structure
 from rtwin.dose import DoseInfluence
 from rtwin.errors import OptimizationError
-from rtwin.optimize._kernels import csr_matvec, csr_rmatvec
+from rtwin.optimize._kernels import csr_matvec, csr_rmatvec, unsigned_indices
 from rtwin.optimize._objectives import Objective
 
 __all__ = ["FluenceProblem"]
@@ -21,7 +21,7 @@ __all__ = ["FluenceProblem"]
 @dataclass(frozen=True, slots=True)
 class _Term:
     objective: Objective
-    positions: NDArray[np.int64]  # into FluenceProblem.rows
+    positions: NDArray[np.int64] | slice  # into FluenceProblem.rows (a slice: all of them)
     volumes: NDArray[np.float64]  # partial-volume weights of those voxels
 
 
@@ -59,7 +59,6 @@ class FluenceProblem:
     terms: tuple[_Term, ...] = field(repr=False)
     by_row: Any = field(repr=False)
     scatter: Any = field(repr=False)
-    scatter_positions: NDArray[np.int64] = field(repr=False)
 
     @classmethod
     def build(
@@ -104,7 +103,7 @@ class FluenceProblem:
         terms = tuple(
             _Term(
                 objective=objective,
-                positions=np.searchsorted(rows, flat[objective.structure]).astype(np.int64),
+                positions=_positions(rows, flat[objective.structure]),
                 volumes=occupancies[objective.structure][flat[objective.structure]],
             )
             for objective in objectives
@@ -112,14 +111,9 @@ class FluenceProblem:
         by_row = influence.matrix[rows]
         by_row.sort_indices()
         scatter = influence.scatter
-        scatter_positions = np.zeros(0, dtype=np.int64)
         if scatter is not None:
-            # rows of the scatter operator that are problem rows, and where they go
-            where = np.searchsorted(rows, scatter.rows)
-            where = np.minimum(where, rows.size - 1)
-            hit = rows[where] == scatter.rows
-            scatter = scatter.restricted(np.flatnonzero(hit))
-            scatter_positions = where[hit].astype(np.int64)
+            # the scatter operator on exactly the problem rows (zero where it gives no dose)
+            scatter = scatter.on_rows(rows)
         return cls(
             influence=influence,
             objectives=objectives,
@@ -127,7 +121,6 @@ class FluenceProblem:
             terms=terms,
             by_row=_csr_arrays(by_row),
             scatter=scatter,
-            scatter_positions=scatter_positions,
         )
 
     @property
@@ -142,7 +135,7 @@ class FluenceProblem:
         dose = np.empty(self.rows.size)
         csr_matvec(indptr, indices, data, w, dose)
         if self.scatter is not None:
-            dose[self.scatter_positions] += self.scatter.forward(w)
+            dose += self.scatter.forward(w)
         return dose
 
     def gradient_from_rows(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -152,7 +145,7 @@ class FluenceProblem:
         out = np.empty(self.n_beamlets)
         csr_rmatvec(indptr, indices, data, g, out)
         if self.scatter is not None:
-            out += self.scatter.adjoint(g[self.scatter_positions])
+            out += self.scatter.adjoint(g)
         return out
 
     def objective_values(self, dose_at_rows: NDArray[np.float64]) -> tuple[float, ...]:
@@ -172,9 +165,16 @@ class FluenceProblem:
         return float(sum(values)), self.gradient_from_rows(gradient_dose), tuple(values)
 
 
+def _positions(rows: NDArray[np.int64], voxels: NDArray[np.int64]) -> NDArray[np.int64] | slice:
+    """Where ``voxels`` (sorted, unique, a subset of ``rows``) sit in ``rows``; a slice if all."""
+    if voxels.size == rows.size:
+        return slice(None)
+    return np.searchsorted(rows, voxels).astype(np.int64)
+
+
 def _csr_arrays(matrix: Any) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     return (
         np.ascontiguousarray(matrix.indptr, dtype=np.int64),
-        np.ascontiguousarray(matrix.indices, dtype=np.int32),
+        unsigned_indices(matrix.indices.astype(np.int32, copy=False)),
         np.ascontiguousarray(matrix.data, dtype=np.float32),
     )

@@ -213,6 +213,25 @@ def test_restricted_operator_gives_the_same_rows(three_gaussian):
     np.testing.assert_allclose(sub.forward(w), scatter.forward(w)[positions], rtol=1e-12)
 
 
+def test_operator_on_given_rows_lines_up_and_is_zero_elsewhere(three_gaussian):
+    _, _, influence = three_gaussian
+    scatter = influence.scatter
+    outside = np.setdiff1d(np.arange(scatter.n_voxels), scatter.rows)[:7]
+    rows = np.union1d(scatter.rows[::2], outside)
+    on = scatter.on_rows(rows)
+    w = np.random.default_rng(7).uniform(size=influence.n_beamlets)
+    dose = on.forward(w)
+    full = scatter.forward(w)
+    where = np.searchsorted(scatter.rows, rows[np.isin(rows, scatter.rows)])
+    np.testing.assert_allclose(dose[np.isin(rows, scatter.rows)], full[where], rtol=1e-12)
+    assert outside.size > 0 and np.all(dose[np.isin(rows, outside)] == 0.0)
+    # the adjoint of the aligned operator is the transpose of the same rows
+    g = np.random.default_rng(8).normal(size=rows.size)
+    np.testing.assert_allclose(np.dot(on.adjoint(g), w), np.dot(g, dose), rtol=1e-10)
+    with pytest.raises(rtwin.errors.GeometryError, match="sorted"):
+        scatter.on_rows(rows[::-1])
+
+
 def test_voxels_near_the_source_are_refused_not_allocated():
     """A patient overlapping the treatment head: a clear error, not a huge scatter lattice."""
     patient = rtwin.phantoms.water_box(size_mm=90, voxel_mm=5, target_radius_mm=10)

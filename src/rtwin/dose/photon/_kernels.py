@@ -162,10 +162,119 @@ def fill_entries(
 
 # --------------------------------------------------------------------------- broad scatter
 # The broad (σ of centimetres) kernel components are applied as a separable
-# convolution of each beam's weight map on the bixel lattice (matrix products
-# in _scatter.py), sampled at a geometric series of σ, and interpolated at
-# every voxel by these kernels: bilinear in the isocentre plane, linear in
-# log σ.
+# convolution of each beam's weight map on the bixel lattice (lattice_convolve
+# and its adjoint), sampled at a geometric series of σ, and interpolated at
+# every voxel by scatter_gather / scatter_spread: bilinear in the isocentre
+# plane, linear in log σ. No BLAS: numpy's and scipy's OpenBLAS threads keep
+# spinning after a call and would halve the numba kernels that follow.
+
+
+@jit(parallel=True)
+def lattice_convolve(maps, source_box, toeplitz_u, toeplitz_v, out):  # pragma: no cover - jit
+    """``out[b, :, :, k] = T_u[k] · W_b · T_v[k]ᵀ`` on each beam's source box.
+
+    ``maps`` ``(n_beams, NU, NV)`` holds each beam's weights on the lattice
+    (non-zero only inside ``source_box[b] = (u0, u1, v0, v1)``, inclusive);
+    ``toeplitz_u`` ``(K, NU, NU)`` and ``toeplitz_v`` ``(K, NV, NV)`` are the
+    banded 1-D factors per σ sample. ``out`` ``(n_beams, NU, NV, K)`` is
+    overwritten. Beams run in parallel; every sum has a fixed order.
+    """
+    n_beams, nu, nv, n_sigma = out.shape
+    for b in prange(n_beams):
+        u0 = source_box[b, 0]
+        v0 = source_box[b, 2]
+        ni = source_box[b, 1] - u0 + 1
+        nj = source_box[b, 3] - v0 + 1
+        box = np.empty((ni, nj))
+        any_weight = False
+        for i in range(ni):
+            for j in range(nj):
+                box[i, j] = maps[b, u0 + i, v0 + j]
+                if box[i, j] != 0.0:
+                    any_weight = True
+        beam = out[b]
+        if not any_weight:
+            beam[:, :, :] = 0.0
+            continue
+        along_u = np.empty((nu, nj))
+        plane = np.empty((nu, nv))
+        for k in range(n_sigma):
+            tu = toeplitz_u[k]
+            tv = toeplitz_v[k]
+            for u in range(nu):
+                for j in range(nj):
+                    along_u[u, j] = 0.0
+                for i in range(ni):
+                    factor = tu[u, u0 + i]
+                    if factor == 0.0:
+                        continue
+                    for j in range(nj):
+                        along_u[u, j] += factor * box[i, j]
+            for u in range(nu):
+                for v in range(nv):
+                    plane[u, v] = 0.0
+                for j in range(nj):
+                    value = along_u[u, j]
+                    if value == 0.0:
+                        continue
+                    row = tv[v0 + j]
+                    for v in range(nv):
+                        plane[u, v] += value * row[v]
+            for u in range(nu):
+                for v in range(nv):
+                    beam[u, v, k] = plane[u, v]
+
+
+@jit(parallel=True)
+def lattice_convolve_adjoint(spread, source_box, toeplitz_u, toeplitz_v, out):  # pragma: no cover
+    """Adjoint of :func:`lattice_convolve`: ``out[b]`` on the source box = Σ_k T_u[k]ᵀ S_bk T_v[k].
+
+    ``spread`` ``(n_beams, NU, NV, K)``; only the source boxes of ``out``
+    ``(n_beams, NU, NV)`` are written. Lattice rows of ``spread`` that are
+    all zero (no voxel with a gradient projects near them) are skipped.
+    """
+    n_beams, nu, nv, n_sigma = spread.shape
+    for b in prange(n_beams):
+        u0 = source_box[b, 0]
+        v0 = source_box[b, 2]
+        ni = source_box[b, 1] - u0 + 1
+        nj = source_box[b, 3] - v0 + 1
+        total = np.zeros((ni, nj))
+        plane = np.empty((nu, nv))
+        along_v = np.empty((nu, nj))
+        used = np.zeros(nu, dtype=np.bool_)
+        beam = spread[b]
+        for k in range(n_sigma):
+            tu = toeplitz_u[k]
+            tv = toeplitz_v[k]
+            for u in range(nu):
+                nonzero = False
+                for v in range(nv):
+                    value = beam[u, v, k]
+                    plane[u, v] = value
+                    if value != 0.0:
+                        nonzero = True
+                used[u] = nonzero
+            for u in range(nu):
+                if not used[u]:
+                    continue
+                for j in range(nj):
+                    row = tv[v0 + j]
+                    acc = 0.0
+                    for v in range(nv):
+                        acc += plane[u, v] * row[v]
+                    along_v[u, j] = acc
+            for i in range(ni):
+                row = tu[u0 + i]
+                for u in range(nu):
+                    factor = row[u]
+                    if not used[u] or factor == 0.0:
+                        continue
+                    for j in range(nj):
+                        total[i, j] += factor * along_v[u, j]
+        for i in range(ni):
+            for j in range(nj):
+                out[b, u0 + i, v0 + j] = total[i, j]
 
 
 @jit
@@ -189,38 +298,46 @@ def scatter_gather(convolved, lattice_uv, sigma_index, amplitude, out):  # pragm
     cell side by side). Per-row arrays are ``(n_rows, n_beams, ...)``:
     ``lattice_uv`` the row's fractional lattice cell, ``sigma_index`` the
     fractional σ sample and ``amplitude`` the weight of each broad
-    component.
+    component. Positions are clamped like :func:`_trilinear_cell`. The
+    reads use unsigned offsets into the flat array (no wraparound checks:
+    this loop is the optimizer's largest cost).
     """
     n_beams, nu, nv, n_sigma = convolved.shape
+    flat = convolved.ravel()
     n_rows = out.shape[0]
     n_components = amplitude.shape[2]
+    step_k = np.int64(n_sigma)
+    step_v = np.int64(nv) * step_k
+    step_u = step_v
+    step_b = np.int64(nu) * step_v
+    one = np.uint64(1)
     for r in prange(n_rows):
         total = 0.0
         for b in range(n_beams):
-            iu, fu = _trilinear_cell(lattice_uv[r, b, 0], nu)
-            iv, fv = _trilinear_cell(lattice_uv[r, b, 1], nv)
+            iu, fu = _trilinear_cell(np.float64(lattice_uv[r, b, 0]), nu)
+            iv, fv = _trilinear_cell(np.float64(lattice_uv[r, b, 1]), nv)
+            base = np.uint64(b * step_b + iu * step_u + iv * step_k)
             w00 = (1.0 - fu) * (1.0 - fv)
             w01 = (1.0 - fu) * fv
             w10 = fu * (1.0 - fv)
             w11 = fu * fv
             for c in range(n_components):
-                a = amplitude[r, b, c]
+                a = np.float64(amplitude[r, b, c])
                 if a == 0.0:
                     continue
-                ik, fk = _trilinear_cell(sigma_index[r, b, c], n_sigma)
-                low = (
-                    w00 * convolved[b, iu, iv, ik]
-                    + w01 * convolved[b, iu, iv + 1, ik]
-                    + w10 * convolved[b, iu + 1, iv, ik]
-                    + w11 * convolved[b, iu + 1, iv + 1, ik]
+                ik, fk = _trilinear_cell(np.float64(sigma_index[r, b, c]), n_sigma)
+                low = a * (1.0 - fk)
+                high = a * fk
+                q00 = base + np.uint64(ik)
+                q01 = q00 + np.uint64(step_k)
+                q10 = q00 + np.uint64(step_u)
+                q11 = q10 + np.uint64(step_k)
+                total += (
+                    w00 * (low * flat[q00] + high * flat[q00 + one])
+                    + w01 * (low * flat[q01] + high * flat[q01 + one])
+                    + w10 * (low * flat[q10] + high * flat[q10 + one])
+                    + w11 * (low * flat[q11] + high * flat[q11 + one])
                 )
-                high = (
-                    w00 * convolved[b, iu, iv, ik + 1]
-                    + w01 * convolved[b, iu, iv + 1, ik + 1]
-                    + w10 * convolved[b, iu + 1, iv, ik + 1]
-                    + w11 * convolved[b, iu + 1, iv + 1, ik + 1]
-                )
-                total += a * ((1.0 - fk) * low + fk * high)
         out[r] = total
 
 

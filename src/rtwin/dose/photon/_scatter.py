@@ -23,7 +23,13 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from rtwin._arrays import frozen
-from rtwin.dose.photon._kernels import scatter_gather, scatter_rows, scatter_spread
+from rtwin.dose.photon._kernels import (
+    lattice_convolve,
+    lattice_convolve_adjoint,
+    scatter_gather,
+    scatter_rows,
+    scatter_spread,
+)
 from rtwin.errors import GeometryError
 
 __all__ = ["ScatterConvolution"]
@@ -160,11 +166,7 @@ class ScatterConvolution:
     # ---------------------------------------------------------------- products
     # Per beam b and σ sample k the lattice convolution is C = T_u[k] W_b T_v[k]ᵀ
     # with banded Toeplitz T (the 1-D factors), restricted to the beam's source
-    # box: two batched matrix products (BLAS) per beam.
-
-    def _box(self, b: int) -> tuple[slice, slice]:
-        u0, u1, v0, v1 = (int(x) for x in self.source_box[b])
-        return slice(u0, u1 + 1), slice(v0, v1 + 1)
+    # box (numba kernels, beams in parallel).
 
     def forward(self, weights: ArrayLike) -> NDArray[np.float64]:
         """Dose (Gy) at ``rows`` of beamlet ``weights`` ``(n_beamlets,)``; float64 ``(n_rows,)``."""
@@ -174,12 +176,8 @@ class ScatterConvolution:
         maps = np.zeros((self.n_beams, *self.lattice_shape))
         cells = self.source_cells
         maps[cells[:, 0], cells[:, 1], cells[:, 2]] = w
-        toeplitz_u, toeplitz_v = self._toeplitz
         convolved = np.empty((self.n_beams, *self.lattice_shape, self.sigma_mm.shape[0]))
-        for b in range(self.n_beams):
-            su, sv = self._box(b)
-            by_sigma = toeplitz_u[:, :, su] @ maps[b, su, sv] @ toeplitz_v[:, sv, :]
-            convolved[b] = by_sigma.transpose(1, 2, 0)
+        lattice_convolve(maps, self.source_box, *self._toeplitz, convolved)
         out = np.empty(self.rows.shape[0])
         scatter_gather(convolved, self.lattice_uv, self.sigma_index, self.amplitude, out)
         return out
@@ -192,12 +190,8 @@ class ScatterConvolution:
         spread = np.empty((self.n_beams, *self.lattice_shape, self.sigma_mm.shape[0]))
         active = np.flatnonzero(g)
         scatter_spread(g, active, self.lattice_uv, self.sigma_index, self.amplitude, spread)
-        toeplitz_u, toeplitz_v = self._toeplitz
         maps = np.zeros((self.n_beams, *self.lattice_shape))
-        for b in range(self.n_beams):
-            su, sv = self._box(b)
-            by_sigma = np.ascontiguousarray(spread[b].transpose(2, 0, 1))
-            maps[b, su, sv] = (toeplitz_u[:, su, :] @ by_sigma @ toeplitz_v[:, :, sv]).sum(axis=0)
+        lattice_convolve_adjoint(spread, self.source_box, *self._toeplitz, maps)
         cells = self.source_cells
         return maps[cells[:, 0], cells[:, 1], cells[:, 2]]
 
@@ -210,6 +204,33 @@ class ScatterConvolution:
             lattice_uv=self.lattice_uv[p],
             sigma_index=self.sigma_index[p],
             amplitude=self.amplitude[p],
+        )
+
+    def on_rows(self, rows: ArrayLike) -> ScatterConvolution:
+        """The operator on the given flat dose-grid ``rows`` (sorted, unique).
+
+        Rows the operator does not reach (outside every beam) get zero
+        amplitude, so ``on_rows(r).forward(w)`` lines up with ``r`` element
+        by element.
+        """
+        r = np.asarray(rows, dtype=np.int64)
+        if r.ndim != 1 or np.any(np.diff(r) <= 0):
+            raise GeometryError("on_rows needs a sorted 1-D array of unique row indices")
+        where = np.minimum(np.searchsorted(self.rows, r), max(self.rows.size - 1, 0))
+        hit = (self.rows[where] == r) if self.rows.size else np.zeros(r.size, dtype=bool)
+        source = where[hit]
+
+        def padded(table: NDArray[np.float32]) -> NDArray[np.float32]:
+            out = np.zeros((r.size, *table.shape[1:]), dtype=table.dtype)
+            out[hit] = table[source]
+            return out
+
+        return replace(
+            self,
+            rows=r,
+            lattice_uv=padded(self.lattice_uv),
+            sigma_index=padded(self.sigma_index),
+            amplitude=padded(self.amplitude),
         )
 
 
