@@ -6,7 +6,7 @@ environment and run this script with that environment's Python::
     python3 -m venv /tmp/prp && /tmp/prp/bin/pip install pyradplan pydantic==2.13.4
     /tmp/prp/bin/python benchmarks/peer_pyradplan.py TG119.mat --case photon [--grid 3]
     /tmp/prp/bin/python benchmarks/peer_pyradplan.py TG119.mat --case proton
-    /tmp/prp/bin/python benchmarks/peer_pyradplan.py TG119.mat --case optimize
+    /tmp/prp/bin/python benchmarks/peer_pyradplan.py TG119.mat --case optimize [--export P.npz]
 
 ``benchmarks/run.py --peer PYTHON`` runs it for the rows it compares. The
 script imports nothing from rtwin and only the standard library besides
@@ -29,7 +29,10 @@ own loader (``load_patient``; the same bytes rtwin reads with
   ``--no-let``).
 * ``optimize``: the photon 5 mm case, the objectives the CORT file ships
   (checked against the expected ones), the default planning problem and
-  solver with ``max_iter=500``.
+  solver with ``max_iter=500``. ``--export P.npz`` also saves the problem it
+  solved (matrix, voxel sets after overlap priorities, objectives, its
+  objective trace) for ``benchmarks/run.py`` to solve with rtwin's
+  optimizer: the same objective function, so the values compare.
 
 Each influence figure is timed after a one-beam warm-up call (as rtwin's
 benchmark does). ``seconds`` is steering-information generation (beamlet
@@ -298,7 +301,9 @@ def _tg119_goals(dij: Any, cst: Any, weights: Any) -> dict[str, float]:
     }
 
 
-def case_optimize(ct: Any, cst: Any, max_iter: int, repeats: int) -> dict[str, Any]:
+def case_optimize(
+    ct: Any, cst: Any, max_iter: int, repeats: int, export: str | None = None
+) -> dict[str, Any]:
     import numpy as np
     from pyRadPlan.optimization.problems import get_problem_from_pln
 
@@ -349,6 +354,8 @@ def case_optimize(ct: Any, cst: Any, max_iter: int, repeats: int) -> dict[str, A
     adjoint = _median_seconds(lambda: matrix.__rmatmul__(dose), repeats)
     solver = problem.solver
     peak_rss = _peak_rss_mb()
+    if export:
+        _export_problem(export, problem, stf, matrix, final, per_iteration, seconds)
     goals = _tg119_goals(dij, cst, weights)
     return {
         "seconds": seconds,
@@ -393,6 +400,56 @@ def case_optimize(ct: Any, cst: Any, max_iter: int, repeats: int) -> dict[str, A
     }
 
 
+def _export_problem(
+    path: str,
+    problem: Any,
+    stf: Any,
+    matrix: Any,
+    final: float,
+    per_iteration: list[tuple[float, float]],
+    seconds: float,
+) -> None:
+    """Save the problem pyRadPlan solved, so that another optimizer can solve the same one.
+
+    The dose-influence matrix as CSR (float32), and per objective the voxels
+    it sees after pyRadPlan's overlap priorities (rows of the matrix), its
+    kind, dose and weight (``priority``); each objective is ``weight ×
+    mean over those voxels`` of the squared deviation/overdose. Also the
+    beam of each column, the final objective value and the per-iteration
+    trace (seconds, value).
+    """
+    import numpy as np
+    import scipy.sparse as sparse
+
+    csr = sparse.csr_array(matrix)
+    voxels, kinds, doses, weights = [], [], [], []
+    for mask, objectives in problem._objective_list:
+        for objective in objectives:
+            kind = type(objective).__name__
+            if kind not in ("SquaredDeviation", "SquaredOverdosing"):
+                raise SystemExit(f"export: objective {kind} is not supported")
+            voxels.append(np.flatnonzero(np.asarray(mask)).astype(np.int64))
+            kinds.append(kind)
+            doses.append(float(getattr(objective, "d_ref", getattr(objective, "d_max", 0.0))))
+            weights.append(float(objective.priority))
+    np.savez(
+        path,
+        indptr=csr.indptr.astype(np.int64),
+        indices=csr.indices.astype(np.int32),
+        data=csr.data.astype(np.float32),
+        shape=np.array(csr.shape, dtype=np.int64),
+        beam_index=np.asarray(stf.bixel_beam_index_map, dtype=np.int64),
+        kinds=np.array(kinds),
+        doses=np.array(doses),
+        weights=np.array(weights),
+        offsets=np.cumsum([0] + [v.size for v in voxels]).astype(np.int64),
+        voxels=np.concatenate(voxels),
+        final=np.float64(final),
+        trace=np.array(per_iteration, dtype=np.float64).reshape(-1, 2),
+        seconds=np.float64(seconds),
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path", help="matRad-format .mat file (CORT TG119)")
@@ -401,6 +458,11 @@ def main() -> int:
     parser.add_argument("--no-let", action="store_true", help="protons: no LET matrix")
     parser.add_argument("--max-iter", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=10, help="timed evaluations")
+    parser.add_argument(
+        "--export",
+        metavar="NPZ",
+        help="optimize: save the solved problem (matrix, voxel sets, objectives, trace)",
+    )
     arguments = parser.parse_args()
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
 
@@ -416,7 +478,7 @@ def main() -> int:
         elif arguments.case == "proton":
             result = case_proton(ct, cst, arguments.grid, let=not arguments.no_let)
         else:
-            result = case_optimize(ct, cst, arguments.max_iter, arguments.repeats)
+            result = case_optimize(ct, cst, arguments.max_iter, arguments.repeats, arguments.export)
         result = {
             "tool": "pyRadPlan",
             "version": pyRadPlan.__version__,

@@ -105,7 +105,9 @@ def _numba_ready(function: Callable[..., Any], owner: _LazyKernel) -> Callable[.
     return clone
 
 
-def jit(function: Callable[..., Any] | None = None, *, parallel: bool = False) -> Any:
+def jit(
+    function: Callable[..., Any] | None = None, *, parallel: bool = False, inline: bool = False
+) -> Any:
     """Decorate a kernel for lazy numba compilation with rtwin's fixed flags.
 
     Parameters
@@ -114,6 +116,9 @@ def jit(function: Callable[..., Any] | None = None, *, parallel: bool = False) -
         The kernel; plain contiguous arrays and scalars in, no Python objects.
     parallel
         Compile with ``parallel=True`` so ``numba.prange`` loops run on threads.
+    inline
+        Inline the kernel into the kernels that call it (numba's
+        ``inline="always"``): for small per-element routines in hot loops.
 
     Examples
     --------
@@ -135,6 +140,8 @@ def jit(function: Callable[..., Any] | None = None, *, parallel: bool = False) -
         "parallel": parallel,
         "error_model": "numpy",
     }
+    if inline:
+        options["inline"] = "always"
 
     def decorate(func: Callable[..., Any]) -> _LazyKernel:
         return _LazyKernel(func, options)

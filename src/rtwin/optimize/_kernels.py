@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from rtwin._numba import jit, prange
+from rtwin.dose.photon._kernels import scatter_row
 
 
 @jit(parallel=True)
@@ -85,3 +86,106 @@ def csr_rmatvec(indptr, indices, data, g, out):  # pragma: no cover - jit
         for chunk in range(n_chunks):
             total += buffers[chunk, column]
         out[column] = total
+
+
+@jit(parallel=True)
+def row_group_bounds(indptr, indices, data, groups, out_max, out_norm):  # pragma: no cover - jit
+    """Per row and column group: the largest entry and the 2-norm of the row's entries.
+
+    ``groups[j]`` is column ``j``'s group (its beam); ``out_max`` and
+    ``out_norm`` are ``(n_rows, n_groups)`` float64, overwritten.
+    """
+    n_rows, n_groups = out_max.shape
+    for row in prange(n_rows):
+        for g in range(n_groups):
+            out_max[row, g] = 0.0
+            out_norm[row, g] = 0.0
+        for p in range(indptr[row], indptr[row + 1]):
+            g = groups[indices[p]]
+            value = abs(np.float64(data[p]))
+            if value > out_max[row, g]:
+                out_max[row, g] = value
+            out_norm[row, g] += value * value
+        for g in range(n_groups):
+            out_norm[row, g] = np.sqrt(out_norm[row, g])
+
+
+@jit(parallel=True)
+def screened_matvec(  # pragma: no cover - jit
+    indptr,
+    indices,
+    data,
+    x,
+    convolved,
+    lattice_uv,
+    sigma_index,
+    amplitude,
+    limit,
+    reference,
+    bound_max,
+    bound_norm,
+    step_sum,
+    step_norm,
+    full,
+    out,
+):
+    """Dose at the rows that can matter; a proven bound for the others. Returns rows computed.
+
+    Row ``r``'s dose is the CSR row times ``x`` plus, when ``convolved``
+    has beams, the broad scatter (:func:`scatter_row`). A row with
+    ``limit[r] > -inf`` only feeds objectives that are exactly zero, with
+    zero gradient, at doses ``≤ limit[r]``. Its dose at ``x`` is at most
+    ``reference[r] + Σ_g min(bound_max[r, g] · step_sum[g],
+    bound_norm[r, g] · step_norm[g])`` — ``reference`` the dose at a
+    reference point, ``step_sum``/``step_norm`` the 1- and 2-norms of the
+    positive part of ``x − reference point`` per column group, and the
+    bounds the largest entry and 2-norm of the row's (non-negative)
+    entries per group (Hölder's inequality). When that is below the limit
+    the row is not computed and ``out[r] = reference[r]`` (also below the
+    limit, so every objective value and gradient is exactly what the
+    computed dose would give). ``full`` computes every row.
+    """
+    n_rows = out.shape[0]
+    n_groups = step_sum.shape[0]
+    _, nu, nv, n_sigma = convolved.shape
+    flat = convolved.ravel()
+    with_scatter = convolved.shape[0] > 0
+    computed = 0
+    for row in prange(n_rows):
+        if not full and limit[row] > -np.inf:
+            bound = reference[row]
+            for g in range(n_groups):
+                bound += min(bound_max[row, g] * step_sum[g], bound_norm[row, g] * step_norm[g])
+            if bound + 1e-9 * (abs(bound) + 1.0) <= limit[row]:
+                out[row] = reference[row]
+                continue
+        computed += 1
+        start = indptr[row]
+        stop = indptr[row + 1]
+        t0 = 0.0
+        t1 = 0.0
+        t2 = 0.0
+        t3 = 0.0
+        t4 = 0.0
+        t5 = 0.0
+        t6 = 0.0
+        t7 = 0.0
+        p = start
+        while p + 8 <= stop:
+            t0 += data[p] * x[indices[p]]
+            t1 += data[p + 1] * x[indices[p + 1]]
+            t2 += data[p + 2] * x[indices[p + 2]]
+            t3 += data[p + 3] * x[indices[p + 3]]
+            t4 += data[p + 4] * x[indices[p + 4]]
+            t5 += data[p + 5] * x[indices[p + 5]]
+            t6 += data[p + 6] * x[indices[p + 6]]
+            t7 += data[p + 7] * x[indices[p + 7]]
+            p += 8
+        while p < stop:
+            t0 += data[p] * x[indices[p]]
+            p += 1
+        dose = ((t0 + t1) + (t2 + t3)) + ((t4 + t5) + (t6 + t7))
+        if with_scatter:
+            dose += scatter_row(flat, nu, nv, n_sigma, lattice_uv, sigma_index, amplitude, row)
+        out[row] = dose
+    return computed

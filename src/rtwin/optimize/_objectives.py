@@ -157,6 +157,15 @@ class Objective(abc.ABC):
         value, gradient = self._evaluate(checked_dose, checked_volumes)
         return float(value), gradient
 
+    def _zero_up_to_gy(self) -> float | None:
+        """A dose ``D`` at or below which every voxel adds 0 to the value and gets 0 gradient.
+
+        Only for objectives whose value is unchanged by the doses of such
+        voxels; ``None`` otherwise. :class:`FluenceProblem` skips rows that
+        provably stay at or below ``D`` (see ``screened_matvec``).
+        """
+        return None
+
     @abc.abstractmethod
     def describe(self) -> str:
         """A short sentence for people, e.g. ``"PTV: squared deviation from 50 Gy (weight 1000)"``."""
@@ -358,6 +367,9 @@ class SquaredOverdose(Objective):
     dose_gy: float
     weight: float = 1.0
 
+    def _zero_up_to_gy(self) -> float | None:
+        return float(self.dose_gy)
+
     def describe(self) -> str:
         return (
             f"{self.structure}: squared overdose above {_number(self.dose_gy)} Gy "
@@ -466,6 +478,9 @@ class MaxDose(Objective):
     _: KW_ONLY
     dose_gy: float
     weight: float = 1.0
+
+    def _zero_up_to_gy(self) -> float | None:
+        return float(self.dose_gy)
 
     def describe(self) -> str:
         return (

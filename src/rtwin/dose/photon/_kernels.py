@@ -290,55 +290,64 @@ def _trilinear_cell(position, size):  # pragma: no cover - jit
     return low, position - low
 
 
-@jit(parallel=True)
-def scatter_gather(convolved, lattice_uv, sigma_index, amplitude, out):  # pragma: no cover
-    """``out[r] = Σ_b Σ_c amplitude[r, b, c] · C_b(u, v, σ)`` (trilinear in u, v, k).
+@jit(inline=True)
+def scatter_row(flat, nu, nv, n_sigma, lattice_uv, sigma_index, amplitude, r):  # pragma: no cover
+    """The broad-scatter dose of row ``r``: ``Σ_b Σ_c amplitude[r, b, c] · C_b(u, v, σ)``.
 
-    ``convolved`` is ``(n_beams, NU, NV, K)`` (the σ samples of a lattice
-    cell side by side). Per-row arrays are ``(n_rows, n_beams, ...)``:
-    ``lattice_uv`` the row's fractional lattice cell, ``sigma_index`` the
-    fractional σ sample and ``amplitude`` the weight of each broad
-    component. Positions are clamped like :func:`_trilinear_cell`. The
-    reads use unsigned offsets into the flat array (no wraparound checks:
-    this loop is the optimizer's largest cost).
+    ``flat`` is the raveled ``(n_beams, NU, NV, K)`` convolved lattice (the
+    σ samples of a lattice cell side by side); trilinear in u, v and the
+    σ index, positions clamped like :func:`_trilinear_cell`. The reads
+    use unsigned flat offsets (no wraparound checks: this loop is the
+    optimizer's largest cost).
     """
-    n_beams, nu, nv, n_sigma = convolved.shape
-    flat = convolved.ravel()
-    n_rows = out.shape[0]
+    n_beams = lattice_uv.shape[1]
     n_components = amplitude.shape[2]
     step_k = np.int64(n_sigma)
-    step_v = np.int64(nv) * step_k
-    step_u = step_v
-    step_b = np.int64(nu) * step_v
+    step_u = np.int64(nv) * step_k
+    step_b = np.int64(nu) * step_u
     one = np.uint64(1)
-    for r in prange(n_rows):
-        total = 0.0
-        for b in range(n_beams):
-            iu, fu = _trilinear_cell(np.float64(lattice_uv[r, b, 0]), nu)
-            iv, fv = _trilinear_cell(np.float64(lattice_uv[r, b, 1]), nv)
-            base = np.uint64(b * step_b + iu * step_u + iv * step_k)
-            w00 = (1.0 - fu) * (1.0 - fv)
-            w01 = (1.0 - fu) * fv
-            w10 = fu * (1.0 - fv)
-            w11 = fu * fv
-            for c in range(n_components):
-                a = np.float64(amplitude[r, b, c])
-                if a == 0.0:
-                    continue
-                ik, fk = _trilinear_cell(np.float64(sigma_index[r, b, c]), n_sigma)
-                low = a * (1.0 - fk)
-                high = a * fk
-                q00 = base + np.uint64(ik)
-                q01 = q00 + np.uint64(step_k)
-                q10 = q00 + np.uint64(step_u)
-                q11 = q10 + np.uint64(step_k)
-                total += (
-                    w00 * (low * flat[q00] + high * flat[q00 + one])
-                    + w01 * (low * flat[q01] + high * flat[q01 + one])
-                    + w10 * (low * flat[q10] + high * flat[q10 + one])
-                    + w11 * (low * flat[q11] + high * flat[q11 + one])
-                )
-        out[r] = total
+    total = 0.0
+    for b in range(n_beams):
+        iu, fu = _trilinear_cell(np.float64(lattice_uv[r, b, 0]), nu)
+        iv, fv = _trilinear_cell(np.float64(lattice_uv[r, b, 1]), nv)
+        base = np.uint64(b * step_b + iu * step_u + iv * step_k)
+        w00 = (1.0 - fu) * (1.0 - fv)
+        w01 = (1.0 - fu) * fv
+        w10 = fu * (1.0 - fv)
+        w11 = fu * fv
+        for c in range(n_components):
+            a = np.float64(amplitude[r, b, c])
+            if a == 0.0:
+                continue
+            ik, fk = _trilinear_cell(np.float64(sigma_index[r, b, c]), n_sigma)
+            low = a * (1.0 - fk)
+            high = a * fk
+            q00 = base + np.uint64(ik)
+            q01 = q00 + np.uint64(step_k)
+            q10 = q00 + np.uint64(step_u)
+            q11 = q10 + np.uint64(step_k)
+            total += (
+                w00 * (low * flat[q00] + high * flat[q00 + one])
+                + w01 * (low * flat[q01] + high * flat[q01 + one])
+                + w10 * (low * flat[q10] + high * flat[q10 + one])
+                + w11 * (low * flat[q11] + high * flat[q11 + one])
+            )
+    return total
+
+
+@jit(parallel=True)
+def scatter_gather(convolved, lattice_uv, sigma_index, amplitude, out):  # pragma: no cover
+    """``out[r]`` = :func:`scatter_row` for every row.
+
+    ``convolved`` is ``(n_beams, NU, NV, K)``. Per-row arrays are
+    ``(n_rows, n_beams, ...)``: ``lattice_uv`` the row's fractional lattice
+    cell, ``sigma_index`` the fractional σ sample and ``amplitude`` the
+    weight of each broad component.
+    """
+    _, nu, nv, n_sigma = convolved.shape
+    flat = convolved.ravel()
+    for r in prange(out.shape[0]):
+        out[r] = scatter_row(flat, nu, nv, n_sigma, lattice_uv, sigma_index, amplitude, r)
 
 
 @jit(parallel=True)

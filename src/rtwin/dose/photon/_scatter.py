@@ -173,14 +173,44 @@ class ScatterConvolution:
         w = np.ascontiguousarray(weights, dtype=np.float64)
         if w.shape != (self.n_beamlets,):
             raise GeometryError(f"weights must have shape ({self.n_beamlets},); got {w.shape}")
+        out = np.empty(self.rows.shape[0])
+        scatter_gather(self.lattice(w), self.lattice_uv, self.sigma_index, self.amplitude, out)
+        return out
+
+    def lattice(self, weights: ArrayLike) -> NDArray[np.float64]:
+        """The convolved weight maps ``(n_beams, NU, NV, K)`` that :meth:`forward` interpolates."""
+        w = np.ascontiguousarray(weights, dtype=np.float64)
+        if w.shape != (self.n_beamlets,):
+            raise GeometryError(f"weights must have shape ({self.n_beamlets},); got {w.shape}")
         maps = np.zeros((self.n_beams, *self.lattice_shape))
         cells = self.source_cells
         maps[cells[:, 0], cells[:, 1], cells[:, 2]] = w
         convolved = np.empty((self.n_beams, *self.lattice_shape, self.sigma_mm.shape[0]))
         lattice_convolve(maps, self.source_box, *self._toeplitz, convolved)
-        out = np.empty(self.rows.shape[0])
-        scatter_gather(convolved, self.lattice_uv, self.sigma_index, self.amplitude, out)
-        return out
+        return convolved
+
+    def row_bounds(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Per row and beam: bounds on the largest entry and the 2-norm of the row's coefficients.
+
+        Row ``r``'s dose from beam ``b``'s beamlets is ``Σ_j h_j w_j`` with
+        ``h_j = Σ_c aᶜ Σ λ F_k(Δu) F_k(Δv)`` (interpolation weights ``λ``
+        summing to one over the bracketing σ samples and lattice corners).
+        As ``F_k`` peaks at 0, ``h_j ≤ Σ_c aᶜ max_k F_k(0)²`` and
+        ``‖h‖₂ ≤ Σ_c aᶜ max_k Σ_m F_k(m)²`` (m over all offsets, both
+        sides), k over the two σ samples bracketing the row's. Both
+        ``(n_rows, n_beams)`` float64.
+        """
+        factors = self.factors
+        n_sigma = self.sigma_mm.shape[0]
+        inside = np.arange(factors.shape[1])[None, :] <= self.reach[:, None]
+        squares = np.where(inside, factors * factors, 0.0)
+        peak = squares[:, 0]
+        energy = 2.0 * squares.sum(axis=1) - peak
+        low = np.clip(np.floor(self.sigma_index), 0, n_sigma - 2).astype(np.int64)
+        amplitude = self.amplitude.astype(np.float64)
+        largest = (amplitude * np.maximum(peak[low], peak[low + 1])).sum(axis=2)
+        norm = (amplitude * np.maximum(energy[low], energy[low + 1])).sum(axis=2)
+        return largest, norm
 
     def adjoint(self, values: ArrayLike) -> NDArray[np.float64]:
         """Transpose product: ``Σ_r values[r] ∂dose[r]/∂w``; ``values`` ``(n_rows,)`` → ``(n_beamlets,)``."""
