@@ -55,9 +55,37 @@ def unsigned_indices(indices):
     return indices.astype(np.uint32)
 
 
-#: Row chunks of :func:`csr_rmatvec`, each with its own column buffer (fixed,
-#: so the summation order and the result do not depend on the number of threads).
+#: Chunks of :func:`csr_rmatvec` and :func:`screened_matvec`: fixed numbers, so
+#: the summation order and the result do not depend on the number of threads.
 RMATVEC_CHUNKS = 8
+MATVEC_CHUNKS = 16
+
+
+@jit
+def _balanced_chunks(rows, costs_start, costs_stop, n_chunks):  # pragma: no cover - jit
+    """Boundaries ``(n_chunks + 1,)`` into ``rows`` with about equal summed cost per chunk.
+
+    A row's cost is ``costs_stop[row] - costs_start[row]`` plus one (its
+    non-zeros and a fixed overhead).
+    """
+    total = 0
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        total += costs_stop[r] - costs_start[r] + 1
+    bounds = np.empty(n_chunks + 1, dtype=np.int64)
+    bounds[0] = 0
+    chunk = 1
+    running = 0
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        running += costs_stop[r] - costs_start[r] + 1
+        while chunk < n_chunks and running * n_chunks >= chunk * total:
+            bounds[chunk] = i + 1
+            chunk += 1
+    while chunk <= n_chunks:
+        bounds[chunk] = rows.shape[0]
+        chunk += 1
+    return bounds
 
 
 @jit(parallel=True)
@@ -65,20 +93,32 @@ def csr_rmatvec(indptr, indices, data, g, out):  # pragma: no cover - jit
     """``out = Aᵀ @ g`` for a CSR matrix, skipping rows where ``g`` is 0.
 
     Objectives' dose gradients vanish on most voxels (e.g. an organ below
-    its limit), so only the rows that matter are read. Rows are split into
-    ``RMATVEC_CHUNKS`` contiguous chunks, each accumulating into its own
-    float64 buffer in parallel; the buffers are summed in a fixed order.
+    its limit), so only the rows that matter are read. Those rows are
+    split into ``RMATVEC_CHUNKS`` consecutive chunks of about equal
+    non-zeros (they cluster, e.g. around a target), each accumulating into
+    its own float64 buffer in parallel; the buffers are summed in a fixed
+    order.
     """
     n_rows = g.shape[0]
     n_columns = out.shape[0]
     n_chunks = RMATVEC_CHUNKS
+    n_active = 0
+    for row in range(n_rows):
+        if g[row] != 0.0:
+            n_active += 1
+    active = np.empty(n_active, dtype=np.int64)
+    n_active = 0
+    for row in range(n_rows):
+        if g[row] != 0.0:
+            active[n_active] = row
+            n_active += 1
+    bounds = _balanced_chunks(active, indptr[:-1], indptr[1:], n_chunks)
     buffers = np.zeros((n_chunks, n_columns))
     for chunk in prange(n_chunks):
         buffer = buffers[chunk]
-        for row in range(chunk * n_rows // n_chunks, (chunk + 1) * n_rows // n_chunks):
+        for i in range(bounds[chunk], bounds[chunk + 1]):
+            row = active[i]
             value = g[row]
-            if value == 0.0:
-                continue
             for p in range(indptr[row], indptr[row + 1]):
                 buffer[indices[p]] += data[p] * value
     for column in prange(n_columns):
@@ -140,52 +180,70 @@ def screened_matvec(  # pragma: no cover - jit
     reference point, ``step_sum``/``step_norm`` the 1- and 2-norms of the
     positive part of ``x − reference point`` per column group, and the
     bounds the largest entry and 2-norm of the row's (non-negative)
-    entries per group (Hölder's inequality). When that is below the limit
-    the row is not computed and ``out[r] = reference[r]`` (also below the
-    limit, so every objective value and gradient is exactly what the
-    computed dose would give). ``full`` computes every row.
+    entries per group (Hölder's inequality). When that bound is below the
+    limit the row is not computed and ``out[r]`` is the bound: an upper
+    bound on the row's dose, also below the limit, so every objective
+    value and gradient is exactly what the computed dose would give, and
+    a valid reference for later calls. ``full`` computes every row.
     """
     n_rows = out.shape[0]
     n_groups = step_sum.shape[0]
     _, nu, nv, n_sigma = convolved.shape
     flat = convolved.ravel()
     with_scatter = convolved.shape[0] > 0
+    # pass 1: which rows must be computed (skipped ones get their reference dose)
+    need = np.ones(n_rows, dtype=np.bool_)
+    if not full:
+        for row in prange(n_rows):
+            if limit[row] > -np.inf:
+                bound = reference[row]
+                for g in range(n_groups):
+                    bound += min(bound_max[row, g] * step_sum[g], bound_norm[row, g] * step_norm[g])
+                if bound + 1e-9 * (abs(bound) + 1.0) <= limit[row]:
+                    out[row] = bound
+                    need[row] = False
     computed = 0
-    for row in prange(n_rows):
-        if not full and limit[row] > -np.inf:
-            bound = reference[row]
-            for g in range(n_groups):
-                bound += min(bound_max[row, g] * step_sum[g], bound_norm[row, g] * step_norm[g])
-            if bound + 1e-9 * (abs(bound) + 1.0) <= limit[row]:
-                out[row] = reference[row]
-                continue
-        computed += 1
-        start = indptr[row]
-        stop = indptr[row + 1]
-        t0 = 0.0
-        t1 = 0.0
-        t2 = 0.0
-        t3 = 0.0
-        t4 = 0.0
-        t5 = 0.0
-        t6 = 0.0
-        t7 = 0.0
-        p = start
-        while p + 8 <= stop:
-            t0 += data[p] * x[indices[p]]
-            t1 += data[p + 1] * x[indices[p + 1]]
-            t2 += data[p + 2] * x[indices[p + 2]]
-            t3 += data[p + 3] * x[indices[p + 3]]
-            t4 += data[p + 4] * x[indices[p + 4]]
-            t5 += data[p + 5] * x[indices[p + 5]]
-            t6 += data[p + 6] * x[indices[p + 6]]
-            t7 += data[p + 7] * x[indices[p + 7]]
-            p += 8
-        while p < stop:
-            t0 += data[p] * x[indices[p]]
-            p += 1
-        dose = ((t0 + t1) + (t2 + t3)) + ((t4 + t5) + (t6 + t7))
-        if with_scatter:
-            dose += scatter_row(flat, nu, nv, n_sigma, lattice_uv, sigma_index, amplitude, row)
-        out[row] = dose
+    for row in range(n_rows):
+        if need[row]:
+            computed += 1
+    rows = np.empty(computed, dtype=np.int64)
+    computed = 0
+    for row in range(n_rows):
+        if need[row]:
+            rows[computed] = row
+            computed += 1
+    # pass 2: those rows in chunks of about equal non-zeros (they cluster near targets)
+    n_chunks = MATVEC_CHUNKS
+    bounds = _balanced_chunks(rows, indptr[:-1], indptr[1:], n_chunks)
+    for chunk in prange(n_chunks):
+        for i in range(bounds[chunk], bounds[chunk + 1]):
+            row = rows[i]
+            start = indptr[row]
+            stop = indptr[row + 1]
+            t0 = 0.0
+            t1 = 0.0
+            t2 = 0.0
+            t3 = 0.0
+            t4 = 0.0
+            t5 = 0.0
+            t6 = 0.0
+            t7 = 0.0
+            p = start
+            while p + 8 <= stop:
+                t0 += data[p] * x[indices[p]]
+                t1 += data[p + 1] * x[indices[p + 1]]
+                t2 += data[p + 2] * x[indices[p + 2]]
+                t3 += data[p + 3] * x[indices[p + 3]]
+                t4 += data[p + 4] * x[indices[p + 4]]
+                t5 += data[p + 5] * x[indices[p + 5]]
+                t6 += data[p + 6] * x[indices[p + 6]]
+                t7 += data[p + 7] * x[indices[p + 7]]
+                p += 8
+            while p < stop:
+                t0 += data[p] * x[indices[p]]
+                p += 1
+            dose = ((t0 + t1) + (t2 + t3)) + ((t4 + t5) + (t6 + t7))
+            if with_scatter:
+                dose += scatter_row(flat, nu, nv, n_sigma, lattice_uv, sigma_index, amplitude, row)
+            out[row] = dose
     return computed

@@ -193,7 +193,9 @@ class FluenceProblem:
         row_weights = np.zeros(self.rows.size)
         for term in self.terms:
             share = term.volumes / float(term.volumes.sum())
-            row_weights[term.positions] += 2.0 * float(getattr(term.objective, "weight", 1.0)) * share
+            row_weights[term.positions] += (
+                2.0 * float(getattr(term.objective, "weight", 1.0)) * share
+            )
         indptr, indices, data = self.by_row
         curvature = np.empty(self.n_beamlets)
         csr_rmatvec(indptr, indices, np.square(data), row_weights, curvature)
@@ -222,7 +224,7 @@ class FluenceProblem:
             dose = self.dose_at_rows(weights)
         else:
             with screen.lock:
-                full = screen.needs_reference()
+                full = screen.reference_weights is None or screen.recompute_all
                 dose, computed = self._forward(weights, full=full)
                 screen.update(weights, dose, computed, full)
         gradient_dose = np.zeros(self.rows.size)
@@ -253,19 +255,24 @@ class _Screen:
     A row whose objectives are all zero (with zero gradient) at doses up to
     some ``D`` — squared overdose, maximum dose — need not be computed
     while its dose provably stays at or below ``D``. Its dose at ``w`` is
-    at most its dose at a reference point ``w₀`` plus, per beam ``g``,
-    ``min(max_j a_rj · ‖(w − w₀)₊‖₁, ‖a_r‖₂ · ‖(w − w₀)₊‖₂)`` over the
-    beam's columns (entries are non-negative; Hölder). The reference is
-    the last evaluation that computed every row. As the weights move away
-    from it, more rows must be computed; a new reference is taken when the
+    at most an upper bound ``R`` of its dose at a reference point ``w₀``
+    plus, per beam ``g``, ``min(max_j a_rj · ‖(w − w₀)₊‖₁, ‖a_r‖₂ ·
+    ‖(w − w₀)₊‖₂)`` over the beam's columns (entries are non-negative;
+    Hölder). The first evaluation computes every row (``R`` exact). As the
+    weights move away from ``w₀`` more rows must be computed; when the
     share of skippable rows computed is more than ``GROWTH`` times the
-    share right after the last reference (and more than ``FLOOR``) — on
-    TG119 the first screened evaluation after a reference computes 2–5 %
-    of them.
+    share right after the last reference (and more than ``FLOOR``), the
+    next evaluation becomes the new reference: its computed rows give
+    exact ``R``, its skipped rows their bound. Bounds carried over many
+    references grow loose; when the share just after a reference is more
+    than twice the share just after the last evaluation that computed
+    every row, the next reference computes every row again. On TG-119 an
+    evaluation just after a reference computes 2–5 % of the skippable
+    rows.
     """
 
-    GROWTH = 2.0
-    FLOOR = 0.01
+    GROWTH = 1.25
+    FLOOR = 0.005
 
     def __init__(
         self,
@@ -283,7 +290,10 @@ class _Screen:
         self.reference_weights: NDArray[np.float64] | None = None
         self.reference_dose = np.zeros(limit.size)
         self.stale = True
+        self.recompute_all = True
         self.share_after_reference: float | None = None
+        self.share_after_full: float | None = None
+        self.last_was_full = False
         self.lock = threading.Lock()
         no_step = np.zeros(self.n_groups)
         self.unscreened = (limit, self.reference_dose, bound_max, bound_norm, no_step, no_step)
@@ -329,9 +339,6 @@ class _Screen:
         bound_norm *= 1.0 + 1e-6
         return cls(limit, bound_max, bound_norm, groups)
 
-    def needs_reference(self) -> bool:
-        return self.stale or self.reference_weights is None
-
     def arguments(self, weights: ArrayLike) -> tuple[NDArray[np.float64], ...]:
         """``limit, reference, bound_max, bound_norm, step_sum, step_norm`` for ``screened_matvec``."""
         assert self.reference_weights is not None
@@ -350,18 +357,27 @@ class _Screen:
     def update(
         self, weights: ArrayLike, dose: NDArray[np.float64], computed: int, full: bool
     ) -> None:
+        """Record an evaluation; make it the reference if the last one asked for it."""
         self.evaluations += 1
         self.rows_computed += computed
-        if full:
+        if full or self.stale:
+            # every skipped row's dose is its bound, an upper bound at these weights
             self.reference_weights = np.array(weights, dtype=np.float64)
             self.reference_dose[:] = dose
             self.stale = False
+            self.recompute_all = False
             self.share_after_reference = None
-        else:
-            share = (computed - (self.limit.size - self.n_skippable)) / self.n_skippable
-            if self.share_after_reference is None:
-                self.share_after_reference = share
-            self.stale = share > max(self.GROWTH * self.share_after_reference, self.FLOOR)
+            self.last_was_full = full
+            return
+        share = (computed - (self.limit.size - self.n_skippable)) / self.n_skippable
+        if self.share_after_reference is None:
+            self.share_after_reference = share
+            if self.last_was_full:
+                self.share_after_full = share
+            elif self.share_after_full is not None:
+                # bounds carried over many references grow loose: start afresh
+                self.recompute_all = share > 2.0 * self.share_after_full + self.FLOOR
+        self.stale = share > max(self.GROWTH * self.share_after_reference, self.FLOOR)
 
 
 def _positions(rows: NDArray[np.int64], voxels: NDArray[np.int64]) -> NDArray[np.int64] | slice:
