@@ -215,3 +215,100 @@ def test_csr_rmatvec_matches_scipy_and_skips_zero_rows():
     out = np.empty(40)
     csr_rmatvec(matrix.indptr.astype(np.int64), matrix.indices, matrix.data, g, out)
     np.testing.assert_allclose(out, matrix.astype(np.float64).T @ g, rtol=1e-12, atol=1e-12)
+
+
+def _full_evaluation(problem, weights):
+    """Value and gradient computing every row (no screening), from the public pieces."""
+    dose = problem.dose_at_rows(weights)
+    gradient_dose = np.zeros(problem.rows.size)
+    total = 0.0
+    for term in problem.terms:
+        value, gradient = term.objective.value_and_gradient(dose[term.positions], term.volumes)
+        total += value
+        gradient_dose[term.positions] += gradient
+    return total, problem.gradient_from_rows(gradient_dose)
+
+
+@pytest.mark.parametrize("with_max_dose", [False, True])
+def test_screened_evaluations_equal_computing_every_row(case, with_max_dose):
+    """Skipping rows proven below their thresholds changes no bit of value or gradient."""
+    patient, influence, target = case
+    objectives = [
+        SquaredDeviation(target, dose_gy=2.0),
+        SquaredOverdose("Body", dose_gy=1.2, weight=0.5),
+    ]
+    if with_max_dose:
+        objectives.append(MaxDose("Body", dose_gy=1.8, weight=0.1))
+    path = []
+    optimize_fluence(
+        influence,
+        patient.structures,
+        objectives,
+        max_iterations=40,
+        callback=lambda state: path.append(np.array(state.weights)),
+    )
+    problem = FluenceProblem.build(influence, patient.structures, objectives)
+    assert problem.screen is not None
+    rng = np.random.default_rng(11)
+    # the optimizer's path, then jumps and a return (bounds must hold for any weights)
+    points = [*path, path[-1] * rng.uniform(0.5, 1.5, path[-1].size), path[0], path[-1]]
+    for w in points:
+        value, gradient, _ = problem.evaluate(w)
+        full_value, full_gradient = _full_evaluation(problem, w)
+        assert value == full_value
+        np.testing.assert_array_equal(gradient, full_gradient)
+    screen = problem.screen
+    assert screen.rows_computed < 0.8 * screen.evaluations * problem.rows.size
+
+
+def test_screening_is_off_when_no_objective_has_a_threshold(case):
+    patient, influence, target = case
+    problem = FluenceProblem.build(
+        influence, patient.structures, [SquaredDeviation(target, dose_gy=2.0)]
+    )
+    assert problem.screen is None
+
+
+def test_variable_scales_are_positive_with_median_one(case):
+    patient, influence, target = case
+    problem = FluenceProblem.build(
+        influence,
+        patient.structures,
+        [SquaredDeviation(target, dose_gy=2.0), SquaredOverdose("Body", dose_gy=1.0)],
+    )
+    scales = problem.variable_scales()
+    assert scales.shape == (influence.n_beamlets,)
+    assert np.all(np.isfinite(scales)) and np.all(scales > 0)
+    assert np.median(scales) == pytest.approx(1.0)
+
+
+def _matrix_problem(data):
+    """A 3-voxel, 2-beamlet influence from a dense array (one structure per voxel set)."""
+    import scipy.sparse as sparse
+
+    from rtwin.anatomy import Structure
+    from rtwin.beams import Beam
+    from rtwin.dose import BeamletTable, DoseInfluence
+    from rtwin.geometry import Grid
+
+    matrix = np.asarray(data, dtype=np.float32)
+    grid = Grid.from_spacing((1, 1, matrix.shape[0]), spacing_mm=(1.0, 1.0, 1.0))
+    beamlets = BeamletTable(
+        beams=(Beam(modality="photon", gantry_deg=0.0, isocenter_mm=(0.0, 0.0, 0.0)),),
+        beam_index=np.zeros(matrix.shape[1], dtype=np.int32),
+        position_mm=np.zeros((matrix.shape[1], 2)),
+        energy_mev=np.full(matrix.shape[1], np.nan),
+        size_mm=np.ones(matrix.shape[1]),
+    )
+    influence = DoseInfluence(matrix=sparse.csr_array(matrix), dose_grid=grid, beamlets=beamlets)
+    mask = np.ones(grid.shape, dtype=bool)
+    return influence, {"All": Structure(name="All", mask=mask, grid=grid)}
+
+
+def test_screening_is_off_for_negative_matrix_entries():
+    """The bound needs non-negative entries; a matrix with a negative one is never screened."""
+    objectives = [SquaredOverdose("All", dose_gy=1.0)]
+    influence, structures = _matrix_problem([[1.0, 0.5], [0.2, 1.0], [0.3, 0.3]])
+    assert FluenceProblem.build(influence, structures, objectives).screen is not None
+    influence, structures = _matrix_problem([[1.0, -0.5], [0.2, 1.0], [0.3, 0.3]])
+    assert FluenceProblem.build(influence, structures, objectives).screen is None

@@ -232,6 +232,22 @@ def test_operator_on_given_rows_lines_up_and_is_zero_elsewhere(three_gaussian):
         scatter.on_rows(rows[::-1])
 
 
+def test_row_bounds_bound_every_row_coefficient(three_gaussian):
+    """row_bounds: ≥ the largest and ≥ the 2-norm of each row's coefficients per beam."""
+    _, _, influence = three_gaussian
+    scatter = influence.scatter
+    columns = np.stack([scatter.forward(e) for e in np.eye(influence.n_beamlets)], axis=1)
+    largest, norm = scatter.row_bounds()
+    beam = scatter.source_cells[:, 0]
+    for b in range(scatter.n_beams):
+        block = columns[:, beam == b]
+        assert np.all(block.max(axis=1) <= largest[:, b] * (1 + 1e-9))
+        assert np.all(np.linalg.norm(block, axis=1) <= norm[:, b] * (1 + 1e-9))
+        # not vacuous: within a small factor of the true largest entry where there is dose
+        hot = block.max(axis=1) > 0.1 * block.max()
+        assert np.median(largest[hot, b] / block.max(axis=1)[hot]) < 3.0
+
+
 def test_voxels_near_the_source_are_refused_not_allocated():
     """A patient overlapping the treatment head: a clear error, not a huge scatter lattice."""
     patient = rtwin.phantoms.water_box(size_mm=90, voxel_mm=5, target_radius_mm=10)
