@@ -62,23 +62,23 @@ MATVEC_CHUNKS = 16
 
 
 @jit
-def _balanced_chunks(rows, costs_start, costs_stop, n_chunks):  # pragma: no cover - jit
+def _balanced_chunks(rows, costs_start, costs_stop, overhead, n_chunks):  # pragma: no cover
     """Boundaries ``(n_chunks + 1,)`` into ``rows`` with about equal summed cost per chunk.
 
-    A row's cost is ``costs_stop[row] - costs_start[row]`` plus one (its
-    non-zeros and a fixed overhead).
+    A row's cost is ``costs_stop[row] - costs_start[row]`` (its non-zeros)
+    plus ``overhead`` (in the same units).
     """
     total = 0
     for i in range(rows.shape[0]):
         r = rows[i]
-        total += costs_stop[r] - costs_start[r] + 1
+        total += costs_stop[r] - costs_start[r] + overhead
     bounds = np.empty(n_chunks + 1, dtype=np.int64)
     bounds[0] = 0
     chunk = 1
     running = 0
     for i in range(rows.shape[0]):
         r = rows[i]
-        running += costs_stop[r] - costs_start[r] + 1
+        running += costs_stop[r] - costs_start[r] + overhead
         while chunk < n_chunks and running * n_chunks >= chunk * total:
             bounds[chunk] = i + 1
             chunk += 1
@@ -112,7 +112,7 @@ def csr_rmatvec(indptr, indices, data, g, out):  # pragma: no cover - jit
         if g[row] != 0.0:
             active[n_active] = row
             n_active += 1
-    bounds = _balanced_chunks(active, indptr[:-1], indptr[1:], n_chunks)
+    bounds = _balanced_chunks(active, indptr[:-1], indptr[1:], 1, n_chunks)
     buffers = np.zeros((n_chunks, n_columns))
     for chunk in prange(n_chunks):
         buffer = buffers[chunk]
@@ -214,7 +214,9 @@ def screened_matvec(  # pragma: no cover - jit
             computed += 1
     # pass 2: those rows in chunks of about equal non-zeros (they cluster near targets)
     n_chunks = MATVEC_CHUNKS
-    bounds = _balanced_chunks(rows, indptr[:-1], indptr[1:], n_chunks)
+    # a broad-scatter interpolation costs about as much as 4 stored entries
+    overhead = 1 + (4 * lattice_uv.shape[1] * amplitude.shape[2] if with_scatter else 0)
+    bounds = _balanced_chunks(rows, indptr[:-1], indptr[1:], overhead, n_chunks)
     for chunk in prange(n_chunks):
         for i in range(bounds[chunk], bounds[chunk + 1]):
             row = rows[i]
