@@ -162,10 +162,12 @@ def screened_matvec(  # pragma: no cover - jit
     amplitude,
     limit,
     reference,
+    epoch,
     bound_max,
     bound_norm,
     step_sum,
     step_norm,
+    new_epoch,
     full,
     out,
 ):
@@ -174,34 +176,44 @@ def screened_matvec(  # pragma: no cover - jit
     Row ``r``'s dose is the CSR row times ``x`` plus, when ``convolved``
     has beams, the broad scatter (:func:`scatter_row`). A row with
     ``limit[r] > -inf`` only feeds objectives that are exactly zero, with
-    zero gradient, at doses ``≤ limit[r]``. Its dose at ``x`` is at most
-    ``reference[r] + Σ_g min(bound_max[r, g] · step_sum[g],
-    bound_norm[r, g] · step_norm[g])`` — ``reference`` the dose at a
-    reference point, ``step_sum``/``step_norm`` the 1- and 2-norms of the
-    positive part of ``x − reference point`` per column group, and the
-    bounds the largest entry and 2-norm of the row's (non-negative)
-    entries per group (Hölder's inequality). When that bound is below the
-    limit the row is not computed and ``out[r]`` is the bound: an upper
-    bound on the row's dose, also below the limit, so every objective
-    value and gradient is exactly what the computed dose would give, and
-    a valid reference for later calls. ``full`` computes every row.
+    zero gradient, at doses ``≤ limit[r]``. ``reference[r]`` is an upper
+    bound of the row's dose at the weights of reference point
+    ``epoch[r]``; ``step_sum[e]``/``step_norm[e]`` are the per-group 1- and
+    2-norms of the positive part of ``x`` minus reference point ``e``, and
+    ``bound_max``/``bound_norm`` the largest entry and 2-norm of the row's
+    (non-negative) entries per column group. By Hölder's inequality the
+    row's dose at ``x`` is at most ``reference[r] + Σ_g min(bound_max[r, g]
+    · step_sum[e, g], bound_norm[r, g] · step_norm[e, g])``. When that is
+    below the limit the row is not computed and ``out[r]`` is the bound —
+    also below the limit, so every objective value and gradient is
+    exactly what the computed dose would give.
+
+    ``x`` becomes reference point ``new_epoch``: every computed row gets
+    its exact dose as reference, and skipped rows whose reference point is
+    ``new_epoch`` (the one being replaced) carry their bound. ``full``
+    computes every row.
     """
     n_rows = out.shape[0]
-    n_groups = step_sum.shape[0]
+    n_groups = step_sum.shape[1]
     _, nu, nv, n_sigma = convolved.shape
     flat = convolved.ravel()
     with_scatter = convolved.shape[0] > 0
-    # pass 1: which rows must be computed (skipped ones get their reference dose)
+    # pass 1: which rows must be computed (skipped ones get their bound)
     need = np.ones(n_rows, dtype=np.bool_)
     if not full:
         for row in prange(n_rows):
             if limit[row] > -np.inf:
+                e = epoch[row]
                 bound = reference[row]
                 for g in range(n_groups):
-                    bound += min(bound_max[row, g] * step_sum[g], bound_norm[row, g] * step_norm[g])
+                    bound += min(
+                        bound_max[row, g] * step_sum[e, g], bound_norm[row, g] * step_norm[e, g]
+                    )
                 if bound + 1e-9 * (abs(bound) + 1.0) <= limit[row]:
                     out[row] = bound
                     need[row] = False
+                    if e == new_epoch:
+                        reference[row] = bound
     computed = 0
     for row in range(n_rows):
         if need[row]:
@@ -248,4 +260,6 @@ def screened_matvec(  # pragma: no cover - jit
             if with_scatter:
                 dose += scatter_row(flat, nu, nv, n_sigma, lattice_uv, sigma_index, amplitude, row)
             out[row] = dose
+            reference[row] = dose
+            epoch[row] = new_epoch
     return computed

@@ -142,7 +142,8 @@ class FluenceProblem:
         return self._forward(weights, full=True)[0]
 
     def _forward(self, weights: ArrayLike, *, full: bool) -> tuple[NDArray[np.float64], int]:
-        """Dose at the rows (``full``) or at the rows that can matter (see :class:`_Screen`)."""
+        """Dose at every row (``full``; the screen is left alone) or, through the screen, at
+        the rows that can matter with proven bounds elsewhere (see :class:`_Screen`)."""
         w = np.ascontiguousarray(weights, dtype=np.float64)
         if w.shape != (self.n_beamlets,):
             raise OptimizationError(f"weights must have shape ({self.n_beamlets},); got {w.shape}")
@@ -157,14 +158,28 @@ class FluenceProblem:
         screen = self.screen
         dose = np.empty(self.rows.size)
         if screen is None or full:
-            arguments = _NO_SCREEN if screen is None else screen.unscreened
+            # scratch references: a full product never changes the screen's state
+            n = self.rows.size
+            arguments = (
+                _NO_LIMIT if screen is None else screen.limit,
+                np.empty(n),
+                np.zeros(n, dtype=np.uint8),
+                _NO_BOUNDS if screen is None else screen.bound_max,
+                _NO_BOUNDS if screen is None else screen.bound_norm,
+                _NO_STEPS,
+                _NO_STEPS,
+                0,
+            )
             computed = screened_matvec(
                 indptr, indices, data, w, convolved, *tables, *arguments, True, dose
             )
         else:
+            first = screen.points is None  # the first evaluation computes every row
+            arguments = screen.arguments(w)
             computed = screened_matvec(
-                indptr, indices, data, w, convolved, *tables, *screen.arguments(w), False, dose
+                indptr, indices, data, w, convolved, *tables, *arguments, first, dose
             )
+            screen.advance(w)
         return dose, int(computed)
 
     def gradient_from_rows(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -224,9 +239,9 @@ class FluenceProblem:
             dose = self.dose_at_rows(weights)
         else:
             with screen.lock:
-                full = screen.reference_weights is None or screen.recompute_all
-                dose, computed = self._forward(weights, full=full)
-                screen.update(weights, dose, computed, full)
+                dose, computed = self._forward(weights, full=False)
+                screen.evaluations += 1
+                screen.rows_computed += computed
         gradient_dose = np.zeros(self.rows.size)
         values = []
         for term in self.terms:
@@ -239,18 +254,13 @@ class FluenceProblem:
 
 _NO_ROWS_2 = np.zeros((0, 0, 2), dtype=np.float32)
 _NO_ROWS_3 = np.zeros((0, 0, 1), dtype=np.float32)
-_NO_SCREEN = (
-    np.zeros(0),
-    np.zeros(0),
-    np.zeros((0, 0)),
-    np.zeros((0, 0)),
-    np.zeros(0),
-    np.zeros(0),
-)
+_NO_LIMIT = np.zeros(0)
+_NO_BOUNDS = np.zeros((0, 1))
+_NO_STEPS = np.zeros((1, 1))
 
 
 class _Screen:
-    """Which rows an evaluation may skip, and the reference point that proves it.
+    """Which rows an evaluation may skip, and the reference points that prove it.
 
     A row whose objectives are all zero (with zero gradient) at doses up to
     some ``D`` — squared overdose, maximum dose — need not be computed
@@ -258,21 +268,16 @@ class _Screen:
     at most an upper bound ``R`` of its dose at a reference point ``w₀``
     plus, per beam ``g``, ``min(max_j a_rj · ‖(w − w₀)₊‖₁, ‖a_r‖₂ ·
     ‖(w − w₀)₊‖₂)`` over the beam's columns (entries are non-negative;
-    Hölder). The first evaluation computes every row (``R`` exact). As the
-    weights move away from ``w₀`` more rows must be computed; when the
-    share of skippable rows computed is more than ``GROWTH`` times the
-    share right after the last reference (and more than ``FLOOR``), the
-    next evaluation becomes the new reference: its computed rows give
-    exact ``R``, its skipped rows their bound. Bounds carried over many
-    references grow loose; when the share just after a reference is more
-    than twice the share just after the last evaluation that computed
-    every row, the next reference computes every row again. On TG-119 an
-    evaluation just after a reference computes 2–5 % of the skippable
-    rows.
+    Hölder). Every evaluation becomes a reference point, kept in a ring of
+    ``EPOCHS``: a computed row takes its exact dose there as its ``R``, so
+    a row just below its threshold is judged by the last step only; a
+    skipped row keeps its older reference while that stays in the ring
+    and carries its bound forward when it is replaced. The first
+    evaluation computes every row. On TG-119 an evaluation computes the
+    rows at or above their thresholds and few more.
     """
 
-    GROWTH = 1.25
-    FLOOR = 0.005
+    EPOCHS = 8
 
     def __init__(
         self,
@@ -287,16 +292,13 @@ class _Screen:
         self.groups = groups
         self.n_groups = int(bound_max.shape[1])
         self.n_skippable = int(np.count_nonzero(limit > -np.inf))
-        self.reference_weights: NDArray[np.float64] | None = None
-        self.reference_dose = np.zeros(limit.size)
-        self.stale = True
-        self.recompute_all = True
-        self.share_after_reference: float | None = None
-        self.share_after_full: float | None = None
-        self.last_was_full = False
+        self.reference = np.zeros(limit.size)
+        self.epoch = np.zeros(limit.size, dtype=np.uint8)
+        self.points: NDArray[np.float64] | None = None  # (EPOCHS, n_beamlets)
+        self.next_epoch = 0
+        # bincount index of (epoch, group) for every (epoch, beamlet)
+        self._cells = (np.arange(self.EPOCHS)[:, None] * self.n_groups + groups[None, :]).ravel()
         self.lock = threading.Lock()
-        no_step = np.zeros(self.n_groups)
-        self.unscreened = (limit, self.reference_dose, bound_max, bound_norm, no_step, no_step)
         self.evaluations = 0
         self.rows_computed = 0
 
@@ -339,45 +341,43 @@ class _Screen:
         bound_norm *= 1.0 + 1e-6
         return cls(limit, bound_max, bound_norm, groups)
 
-    def arguments(self, weights: ArrayLike) -> tuple[NDArray[np.float64], ...]:
-        """``limit, reference, bound_max, bound_norm, step_sum, step_norm`` for ``screened_matvec``."""
-        assert self.reference_weights is not None
-        step = np.maximum(np.asarray(weights, dtype=np.float64) - self.reference_weights, 0.0)
-        step_sum = np.bincount(self.groups, weights=step, minlength=self.n_groups)
-        step_norm = np.sqrt(np.bincount(self.groups, weights=step * step, minlength=self.n_groups))
+    def arguments(self, weights: NDArray[np.float64]) -> tuple[Any, ...]:
+        """The screen's arguments of ``screened_matvec`` at ``weights``."""
+        if self.points is None:
+            # first evaluation: every row computed, every epoch starts here
+            self.points = np.repeat(weights[None, :], self.EPOCHS, axis=0)
+            steps = np.zeros((self.EPOCHS, self.n_groups))
+            return (
+                self.limit,
+                self.reference,
+                self.epoch,
+                self.bound_max,
+                self.bound_norm,
+                steps,
+                steps,
+                self.next_epoch,
+            )
+        step = np.maximum(weights[None, :] - self.points, 0.0).ravel()
+        size = self.EPOCHS * self.n_groups
+        step_sum = np.bincount(self._cells, weights=step, minlength=size)
+        step_norm = np.sqrt(np.bincount(self._cells, weights=step * step, minlength=size))
+        shape = (self.EPOCHS, self.n_groups)
         return (
             self.limit,
-            self.reference_dose,
+            self.reference,
+            self.epoch,
             self.bound_max,
             self.bound_norm,
-            step_sum,
-            step_norm,
+            step_sum.reshape(shape),
+            step_norm.reshape(shape),
+            self.next_epoch,
         )
 
-    def update(
-        self, weights: ArrayLike, dose: NDArray[np.float64], computed: int, full: bool
-    ) -> None:
-        """Record an evaluation; make it the reference if the last one asked for it."""
-        self.evaluations += 1
-        self.rows_computed += computed
-        if full or self.stale:
-            # every skipped row's dose is its bound, an upper bound at these weights
-            self.reference_weights = np.array(weights, dtype=np.float64)
-            self.reference_dose[:] = dose
-            self.stale = False
-            self.recompute_all = False
-            self.share_after_reference = None
-            self.last_was_full = full
-            return
-        share = (computed - (self.limit.size - self.n_skippable)) / self.n_skippable
-        if self.share_after_reference is None:
-            self.share_after_reference = share
-            if self.last_was_full:
-                self.share_after_full = share
-            elif self.share_after_full is not None:
-                # bounds carried over many references grow loose: start afresh
-                self.recompute_all = share > 2.0 * self.share_after_full + self.FLOOR
-        self.stale = share > max(self.GROWTH * self.share_after_reference, self.FLOOR)
+    def advance(self, weights: NDArray[np.float64]) -> None:
+        """``weights`` is now reference point ``next_epoch``; the next one replaces the oldest."""
+        assert self.points is not None
+        self.points[self.next_epoch] = weights
+        self.next_epoch = (self.next_epoch + 1) % self.EPOCHS
 
 
 def _positions(rows: NDArray[np.int64], voxels: NDArray[np.int64]) -> NDArray[np.int64] | slice:
