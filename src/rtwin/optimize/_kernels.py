@@ -207,7 +207,8 @@ def screened_matvec(  # pragma: no cover - jit
                 bound = reference[row]
                 for g in range(n_groups):
                     bound += min(
-                        bound_max[row, g] * step_sum[e, g], bound_norm[row, g] * step_norm[e, g]
+                        np.float64(bound_max[row, g]) * step_sum[e, g],
+                        np.float64(bound_norm[row, g]) * step_norm[e, g],
                     )
                 if bound + 1e-9 * (abs(bound) + 1.0) <= limit[row]:
                     out[row] = bound

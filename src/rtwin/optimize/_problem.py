@@ -255,7 +255,7 @@ class FluenceProblem:
 _NO_ROWS_2 = np.zeros((0, 0, 2), dtype=np.float32)
 _NO_ROWS_3 = np.zeros((0, 0, 1), dtype=np.float32)
 _NO_LIMIT = np.zeros(0)
-_NO_BOUNDS = np.zeros((0, 1))
+_NO_BOUNDS = np.zeros((0, 1), dtype=np.float32)
 _NO_STEPS = np.zeros((1, 1))
 
 
@@ -282,8 +282,8 @@ class _Screen:
     def __init__(
         self,
         limit: NDArray[np.float64],
-        bound_max: NDArray[np.float64],
-        bound_norm: NDArray[np.float64],
+        bound_max: NDArray[np.float32],
+        bound_norm: NDArray[np.float32],
         groups: NDArray[np.int64],
     ) -> None:
         self.limit = limit
@@ -336,10 +336,14 @@ class _Screen:
             largest, norm = scatter.row_bounds()
             bound_max += largest
             bound_norm += norm
-        # round the bounds up a little (float32 tables, float64 sums)
-        bound_max *= 1.0 + 1e-6
-        bound_norm *= 1.0 + 1e-6
-        return cls(limit, bound_max, bound_norm, groups)
+        # stored as float32 (each evaluation reads them all), rounded up, with a
+        # little extra for the float32 matrix entries' and float64 sums' rounding
+        return cls(
+            limit,
+            _float32_up(bound_max * (1.0 + 1e-6)),
+            _float32_up(bound_norm * (1.0 + 1e-6)),
+            groups,
+        )
 
     def arguments(self, weights: NDArray[np.float64]) -> tuple[Any, ...]:
         """The screen's arguments of ``screened_matvec`` at ``weights``."""
@@ -378,6 +382,12 @@ class _Screen:
         assert self.points is not None
         self.points[self.next_epoch] = weights
         self.next_epoch = (self.next_epoch + 1) % self.EPOCHS
+
+
+def _float32_up(values: NDArray[np.float64]) -> NDArray[np.float32]:
+    """``values`` as float32, each rounded up (never below the float64 value)."""
+    low = values.astype(np.float32)
+    return np.where(low < values, np.nextafter(low, np.float32(np.inf)), low)
 
 
 def _positions(rows: NDArray[np.int64], voxels: NDArray[np.int64]) -> NDArray[np.int64] | slice:
