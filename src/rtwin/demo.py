@@ -108,10 +108,9 @@ def run_demo(
         Receives :class:`~rtwin.planning.PlanningStep` objects.
     """
     from rtwin import phantoms
-    from rtwin.compare import compare_plans
     from rtwin.optimize import Prescription
-    from rtwin.planning import plan_candidates
-    from rtwin.report import check_folder, write_report
+    from rtwin.planning._spec import plan_compare_report
+    from rtwin.report import check_folder
 
     started = time.perf_counter()
     folder = check_folder(out, force=force)  # refuse early, before the work
@@ -120,19 +119,18 @@ def run_demo(
     patient = phantoms.cshape(voxel_mm=voxel_mm)
     prescription = Prescription(target="OuterTarget", dose_per_fraction_gy=2.0, fractions=25)
     candidates = demo_candidates(max_iterations=iterations)
-    plans = plan_candidates(patient, candidates, prescription=prescription, progress=progress)
     goals = demo_goals()
-    comparison = compare_plans({plan.name: plan for plan in plans}, patient.structures, goals)
-    description = (
-        f"TG-119-like C-shape phantom, {voxel_mm:g} mm voxels; "
-        f"{len(plans)} candidate plans, {prescription}"
-    )
-    files = write_report(
+    return plan_compare_report(
         folder,
-        comparison,
-        patient=patient,
-        plans=plans,
+        patient,
+        candidates,
+        prescription=prescription,
+        goals=goals,
         title="rtwin demo: three plans for the C-shape phantom",
+        description=(
+            f"TG-119-like C-shape phantom, {voxel_mm:g} mm voxels; "
+            f"{len(candidates)} candidate plans, {prescription}"
+        ),
         settings={
             "phantom": f"rtwin.phantoms.cshape(voxel_mm={voxel_mm:g})",
             "dose grid": "the phantom's grid",
@@ -141,16 +139,8 @@ def run_demo(
             "objectives": "; ".join(str(o) for o in candidates[0].objectives),
             "goal set": goals.name,
         },
-        provenance={
-            "patient fingerprint": patient.fingerprint,
-            "planning time": f"{time.perf_counter() - started:.1f} s",
-        },
+        provenance={},
+        started=started,
         force=force,
-    )
-    return DemoOutcome(
-        description=description,
-        comparison=comparison,
-        plans=plans,
-        files=files,
-        seconds=time.perf_counter() - started,
+        progress=progress,
     )

@@ -339,46 +339,93 @@ def run_study(
     """
     import time
 
-    from rtwin.compare import compare_plans
-    from rtwin.planning._candidates import plan_candidates
-    from rtwin.report import check_folder, write_report
+    from rtwin.report import check_folder
 
     started = time.perf_counter()
     folder = check_folder(spec.output_folder, force=force)  # refuse early
     patient = spec.load_patient()
     spec.check_structures(patient)
     grid = None if spec.dose_grid_mm is None else patient.grid.with_spacing(spec.dose_grid_mm)
-    plans = plan_candidates(
-        patient, spec.candidates, prescription=spec.prescription, dose_grid=grid, progress=progress
-    )
-    comparison = compare_plans(
-        {plan.name: plan for plan in plans}, patient.structures, spec.goals, names=spec.goal_names
-    )
     kind, path = spec.patient_source
-    files = write_report(
+    return plan_compare_report(
         folder,
-        comparison,
-        patient=patient,
-        plans=plans,
+        patient,
+        spec.candidates,
+        prescription=spec.prescription,
+        goals=spec.goals,
+        goal_names=spec.goal_names,
+        dose_grid=grid,
         title=f"rtwin plan comparison: {path.name}",
+        description=(
+            f"{path.name}: {len(spec.candidates)} candidate "
+            f"plan{'s' if len(spec.candidates) != 1 else ''}, {spec.prescription}"
+        ),
         settings={
             "patient": f"{kind}: {path}",
             "dose grid": "the CT grid" if grid is None else f"{spec.dose_grid_mm:g} mm",
             "prescription": str(spec.prescription),
             "goals": f"{len(spec.goals)} goals",
         },
+        provenance={"patient id (pseudonymized)": patient.patient_id},
+        started=started,
+        force=force,
+        progress=progress,
+    )
+
+
+def plan_compare_report(
+    folder: Path,
+    patient: Any,
+    candidates: Any,
+    *,
+    prescription: Any,
+    goals: Any,
+    goal_names: Any = None,
+    dose_grid: Any = None,
+    title: str,
+    description: str,
+    settings: Mapping[str, str],
+    provenance: Mapping[str, str],
+    started: float,
+    force: bool = False,
+    progress: Any = None,
+) -> StudyOutcome:
+    """The main job's sequence: plan the candidates, compare them, write the report.
+
+    Shared by :func:`run_study` and :func:`rtwin.demo.run_demo`; ``folder``
+    has been checked already (``rtwin.report.check_folder``) and ``started``
+    is the ``time.perf_counter()`` of the caller's start. The report's
+    provenance gets the patient fingerprint and the planning time besides
+    ``provenance``.
+    """
+    import time
+
+    from rtwin.compare import compare_plans
+    from rtwin.planning._candidates import plan_candidates
+    from rtwin.report import write_report
+
+    plans = plan_candidates(
+        patient, candidates, prescription=prescription, dose_grid=dose_grid, progress=progress
+    )
+    comparison = compare_plans(
+        {plan.name: plan for plan in plans}, patient.structures, goals, names=goal_names
+    )
+    files = write_report(
+        folder,
+        comparison,
+        patient=patient,
+        plans=plans,
+        title=title,
+        settings=dict(settings),
         provenance={
             "patient fingerprint": patient.fingerprint,
-            "patient id (pseudonymized)": patient.patient_id,
+            **provenance,
             "planning time": f"{time.perf_counter() - started:.1f} s",
         },
         force=force,
     )
     return StudyOutcome(
-        description=(
-            f"{path.name}: {len(plans)} candidate plan{'s' if len(plans) != 1 else ''}, "
-            f"{spec.prescription}"
-        ),
+        description=description,
         comparison=comparison,
         plans=plans,
         files=files,
