@@ -7,7 +7,7 @@ the optimum leaves Core D10 at 25.5 Gy after normalization on this phantom
 (its core reaches 1.5 mm closer to the target than CORT's), a margin any
 planner would add. The dose grid is the phantom's own 4 mm grid: on a 5 mm
 grid over its 3 × 3 × 2.5 mm anatomy the interpolated dose across the 6 mm
-core–target gap raises OuterTarget D10 to 56.5 Gy (see docs/optimization.md).
+core–target gap raises OuterTarget D10 to 56 Gy (see docs/optimization.md).
 """
 
 from __future__ import annotations
