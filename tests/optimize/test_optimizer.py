@@ -312,3 +312,85 @@ def test_screening_is_off_for_negative_matrix_entries():
     assert FluenceProblem.build(influence, structures, objectives).screen is not None
     influence, structures = _matrix_problem([[1.0, -0.5], [0.2, 1.0], [0.3, 0.3]])
     assert FluenceProblem.build(influence, structures, objectives).screen is None
+
+
+def test_duplicate_entries_are_summed_before_screening():
+    """A CSR matrix may store a column twice in a row; the bound must see the sum."""
+    import scipy.sparse as sparse
+
+    objectives = [SquaredOverdose("All", dose_gy=1.0)]
+    influence, structures = _matrix_problem([[1.0, 0.1], [0.2, 0.3], [0.1, 0.1]])
+    # the same influence, with row 0's column 0 stored as 0.5 + 0.5
+    duplicated = sparse.csr_array(
+        (
+            np.array([0.5, 0.5, 0.1, 0.2, 0.3, 0.1, 0.1], dtype=np.float32),
+            np.array([0, 0, 1, 0, 1, 0, 1]),
+            np.array([0, 3, 5, 7]),
+        ),
+        shape=(3, 2),
+    )
+    data_before = duplicated.data.copy()
+    other = rtwin.dose.DoseInfluence(
+        matrix=duplicated, dose_grid=influence.dose_grid, beamlets=influence.beamlets
+    )
+    np.testing.assert_array_equal(duplicated.data, data_before)  # the caller's matrix untouched
+    problem = FluenceProblem.build(other, structures, objectives)
+    problem.evaluate(np.array([1.0, 1.0]))
+    value, gradient, _ = problem.evaluate(np.array([1.5, 1.0]))
+    full_value, full_gradient = _full_evaluation(problem, np.array([1.5, 1.0]))
+    assert value == full_value > 0.0
+    np.testing.assert_array_equal(gradient, full_gradient)
+
+
+def test_screen_survives_an_interrupted_call_pickling_and_negative_weights(case):
+    import copy
+    import pickle
+
+    from rtwin.optimize import _problem
+
+    patient, influence, target = case
+    objectives = [
+        SquaredDeviation(target, dose_gy=2.0),
+        SquaredOverdose("Body", dose_gy=1.2, weight=0.5),
+    ]
+    problem = FluenceProblem.build(influence, patient.structures, objectives)
+    rng = np.random.default_rng(5)
+    points = [rng.uniform(0.0, 2.0, influence.n_beamlets) for _ in range(12)]
+    problem.evaluate(points[0])
+
+    # an interrupt between the kernel and the screen's update changes nothing
+    original = _problem.screened_matvec
+
+    def interrupted(*arguments):
+        original(*arguments)
+        raise KeyboardInterrupt
+
+    _problem.screened_matvec = interrupted
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            problem.evaluate(points[1])
+    finally:
+        _problem.screened_matvec = original
+    for clone in (problem, pickle.loads(pickle.dumps(problem)), copy.deepcopy(problem)):
+        for w in points[1:]:
+            value, gradient, _ = clone.evaluate(w)
+            full_value, full_gradient = _full_evaluation(clone, w)
+            assert value == full_value
+            np.testing.assert_array_equal(gradient, full_gradient)
+    # mixed signs: every row is computed, the screen is left alone
+    mixed = points[2] - 1.0
+    before = problem.screen.rows_computed
+    value, gradient, _ = problem.evaluate(mixed)
+    assert problem.screen.rows_computed == before
+    assert value == _full_evaluation(problem, mixed)[0]
+
+
+def test_subclasses_that_change_the_formula_are_not_screened():
+    class Shifted(SquaredOverdose):
+        def _evaluate(self, dose, volumes):
+            value, gradient = super()._evaluate(dose + 0.5, volumes)
+            return value, gradient
+
+    assert SquaredOverdose("A", dose_gy=1.0)._zero_up_to_gy() == 1.0
+    assert Shifted("A", dose_gy=1.0)._zero_up_to_gy() is None
+    assert MaxDose("A", dose_gy=2.0)._zero_up_to_gy() == 2.0

@@ -149,6 +149,10 @@ class DoseInfluence:
         if not sparse.issparse(matrix):
             raise GeometryError("DoseInfluence.matrix must be a scipy sparse matrix")
         matrix = sparse.csr_array(matrix)
+        if not matrix.has_canonical_format:
+            # one entry per (row, column), sorted (never changing the caller's arrays)
+            matrix = matrix.copy()
+            matrix.sum_duplicates()
         if matrix.dtype != np.float32:
             matrix = matrix.astype(np.float32)
         matrix.indices = matrix.indices.astype(np.int32, copy=False)

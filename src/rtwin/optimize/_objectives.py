@@ -368,7 +368,8 @@ class SquaredOverdose(Objective):
     weight: float = 1.0
 
     def _zero_up_to_gy(self) -> float | None:
-        return float(self.dose_gy)
+        # not for subclasses that change the formula
+        return float(self.dose_gy) if type(self)._evaluate is SquaredOverdose._evaluate else None
 
     def describe(self) -> str:
         return (
@@ -480,7 +481,8 @@ class MaxDose(Objective):
     weight: float = 1.0
 
     def _zero_up_to_gy(self) -> float | None:
-        return float(self.dose_gy)
+        # not for subclasses that change the formula
+        return float(self.dose_gy) if type(self)._evaluate is MaxDose._evaluate else None
 
     def describe(self) -> str:
         return (

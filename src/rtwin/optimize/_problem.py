@@ -116,7 +116,7 @@ class FluenceProblem:
             for objective in objectives
         )
         by_row = influence.matrix[rows]
-        by_row.sort_indices()
+        by_row.sum_duplicates()  # one entry per column (the screen's bounds need it), sorted
         scatter = influence.scatter
         if scatter is not None:
             # the scatter operator on exactly the problem rows (zero where it gives no dose)
@@ -179,7 +179,7 @@ class FluenceProblem:
             computed = screened_matvec(
                 indptr, indices, data, w, convolved, *tables, *arguments, first, dose
             )
-            screen.advance(w)
+            screen.advance(w, arguments[1], arguments[2])
         return dose, int(computed)
 
     def gradient_from_rows(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -230,16 +230,19 @@ class FluenceProblem:
 
         Rows that feed only objectives which vanish below a dose (squared
         overdose, maximum dose) are skipped while a bound proves they stay
-        below it (:class:`_Screen`); value and gradient are exactly those
-        of computing every row. Not for concurrent use from several threads
-        on one problem (the screen's reference point is shared).
+        below it (:class:`_Screen`, for non-negative weights); value and
+        gradient are exactly those of computing every row. Calls on one
+        problem from several threads are serialized.
         """
         screen = self.screen
-        if screen is None:
-            dose = self.dose_at_rows(weights)
+        w = np.ascontiguousarray(weights, dtype=np.float64)
+        if screen is None or not bool(np.all(w >= 0.0)):
+            # the bound needs non-negative weights (with mixed signs, large terms may
+            # cancel in a row's sum): every row, the screen left alone
+            dose = self.dose_at_rows(w)
         else:
             with screen.lock:
-                dose, computed = self._forward(weights, full=False)
+                dose, computed = self._forward(w, full=False)
                 screen.evaluations += 1
                 screen.rows_computed += computed
         gradient_dose = np.zeros(self.rows.size)
@@ -346,42 +349,59 @@ class _Screen:
         )
 
     def arguments(self, weights: NDArray[np.float64]) -> tuple[Any, ...]:
-        """The screen's arguments of ``screened_matvec`` at ``weights``."""
-        if self.points is None:
-            # first evaluation: every row computed, every epoch starts here
-            self.points = np.repeat(weights[None, :], self.EPOCHS, axis=0)
-            steps = np.zeros((self.EPOCHS, self.n_groups))
-            return (
-                self.limit,
-                self.reference,
-                self.epoch,
-                self.bound_max,
-                self.bound_norm,
-                steps,
-                steps,
-                self.next_epoch,
-            )
-        step = np.maximum(weights[None, :] - self.points, 0.0).ravel()
-        size = self.EPOCHS * self.n_groups
-        step_sum = np.bincount(self._cells, weights=step, minlength=size)
-        step_norm = np.sqrt(np.bincount(self._cells, weights=step * step, minlength=size))
+        """The screen's arguments of ``screened_matvec`` at ``weights``, and whether the call
+        must compute every row (the first one).
+
+        The kernel writes the new references into copies; :meth:`advance`
+        adopts them, so an exception or an interrupt in between leaves the
+        screen as it was.
+        """
         shape = (self.EPOCHS, self.n_groups)
+        if self.points is None:
+            steps = np.zeros(shape)
+            step_sum, step_norm = steps, steps
+        else:
+            step = np.maximum(weights[None, :] - self.points, 0.0).ravel()
+            size = self.EPOCHS * self.n_groups
+            step_sum = np.bincount(self._cells, weights=step, minlength=size).reshape(shape)
+            step_norm = np.sqrt(
+                np.bincount(self._cells, weights=step * step, minlength=size)
+            ).reshape(shape)
         return (
             self.limit,
-            self.reference,
-            self.epoch,
+            self.reference.copy(),
+            self.epoch.copy(),
             self.bound_max,
             self.bound_norm,
-            step_sum.reshape(shape),
-            step_norm.reshape(shape),
+            step_sum,
+            step_norm,
             self.next_epoch,
         )
 
-    def advance(self, weights: NDArray[np.float64]) -> None:
-        """``weights`` is now reference point ``next_epoch``; the next one replaces the oldest."""
-        assert self.points is not None
-        self.points[self.next_epoch] = weights
+    def advance(
+        self,
+        weights: NDArray[np.float64],
+        reference: NDArray[np.float64],
+        epoch: NDArray[np.uint8],
+    ) -> None:
+        """Adopt the references a call computed at ``weights`` (reference point ``next_epoch``)."""
+        if self.points is None:
+            # the first evaluation computed every row: every epoch starts here
+            self.points = np.repeat(weights[None, :], self.EPOCHS, axis=0)
+        else:
+            self.points[self.next_epoch] = weights
+        self.reference = reference
+        self.epoch = epoch
         self.next_epoch = (self.next_epoch + 1) % self.EPOCHS
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.Lock()
 
 
 def _float32_up(values: NDArray[np.float64]) -> NDArray[np.float32]:
