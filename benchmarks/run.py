@@ -402,8 +402,10 @@ def bench_optimizer(peer: Peer | None = None) -> list[dict[str, object]]:
             text=True,
         ).stdout
     )
-    export = Path(tempfile.mkdtemp(prefix="rtwin-bench-")) / "pyradplan_problem.npz"
-    measured = peer.run("optimize", "--max-iter", "500", "--export", str(export)) if peer else None
+    measured, export = None, None
+    if peer is not None:
+        export = Path(tempfile.mkdtemp(prefix="rtwin-bench-")) / "pyradplan_problem.npz"
+        measured = peer.run("optimize", "--max-iter", "500", "--export", str(export))
     evaluation_note = (
         f"{result['rows']:,} rows, {result['nnz'] / 1e6:.1f} M nnz + scatter operator; "
         f"as optimize_fluence evaluates (rows proven below their thresholds skipped, "
@@ -468,9 +470,12 @@ def bench_optimizer(peer: Peer | None = None) -> list[dict[str, object]]:
             f"OuterTarget D10 {goals['outertarget_d10_gy']:.1f} Gy, "
             f"Core D10 {goals['core_d10_gy']:.1f} Gy"
         )
-    if measured is not None and export.is_file():
+    if export is not None and export.is_file():
         rows.append(_same_problem_row(export, peer))
         export.unlink()
+        export.parent.rmdir()
+    elif export is not None:
+        export.parent.rmdir()
     rows.append(
         {
             "benchmark": "optimize_fluence TG119 photon 5 mm, 500-iteration cap",
