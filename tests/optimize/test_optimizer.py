@@ -394,3 +394,17 @@ def test_subclasses_that_change_the_formula_are_not_screened():
     assert SquaredOverdose("A", dose_gy=1.0)._zero_up_to_gy() == 1.0
     assert Shifted("A", dose_gy=1.0)._zero_up_to_gy() is None
     assert MaxDose("A", dose_gy=2.0)._zero_up_to_gy() == 2.0
+
+
+def test_csr_rmatvec_of_squared_entries_matches_scipy():
+    import scipy.sparse as sparse
+
+    from rtwin.optimize._kernels import csr_rmatvec
+
+    rng = np.random.default_rng(4)
+    matrix = sparse.random_array((200, 30), density=0.3, format="csr", rng=rng, dtype=np.float32)
+    g = rng.uniform(size=200)
+    out = np.empty(30)
+    csr_rmatvec(matrix.indptr.astype(np.int64), matrix.indices, matrix.data, g, out, True)
+    squared = matrix.astype(np.float64).multiply(matrix.astype(np.float64))
+    np.testing.assert_allclose(out, squared.T @ g, rtol=1e-12)

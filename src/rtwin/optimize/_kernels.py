@@ -95,7 +95,7 @@ def _balanced_chunks(rows, costs_start, costs_stop, overhead, n_chunks):  # prag
 
 
 @jit(parallel=True)
-def csr_rmatvec(indptr, indices, data, g, out):  # pragma: no cover - jit
+def csr_rmatvec(indptr, indices, data, g, out, squared=False):  # pragma: no cover - jit
     """``out = Aᵀ @ g`` for a CSR matrix, skipping rows where ``g`` is 0.
 
     Objectives' dose gradients vanish on most voxels (e.g. an organ below
@@ -103,7 +103,8 @@ def csr_rmatvec(indptr, indices, data, g, out):  # pragma: no cover - jit
     split into ``RMATVEC_CHUNKS`` consecutive chunks of about equal
     non-zeros (they cluster, e.g. around a target), each accumulating into
     its own float64 buffer in parallel; the buffers are summed in a fixed
-    order.
+    order. ``squared``: ``(A∘A)ᵀ @ g`` (each entry squared), without a
+    squared copy of the matrix.
     """
     n_rows = g.shape[0]
     n_columns = out.shape[0]
@@ -125,8 +126,13 @@ def csr_rmatvec(indptr, indices, data, g, out):  # pragma: no cover - jit
         for i in range(bounds[chunk], bounds[chunk + 1]):
             row = active[i]
             value = g[row]
-            for p in range(indptr[row], indptr[row + 1]):
-                buffer[indices[p]] += data[p] * value
+            if squared:
+                for p in range(indptr[row], indptr[row + 1]):
+                    entry = np.float64(data[p])
+                    buffer[indices[p]] += entry * entry * value
+            else:
+                for p in range(indptr[row], indptr[row + 1]):
+                    buffer[indices[p]] += data[p] * value
     for column in prange(n_columns):
         total = 0.0
         for chunk in range(n_chunks):

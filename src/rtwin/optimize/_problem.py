@@ -213,7 +213,7 @@ class FluenceProblem:
             )
         indptr, indices, data = self.by_row
         curvature = np.empty(self.n_beamlets)
-        csr_rmatvec(indptr, indices, np.square(data), row_weights, curvature)
+        csr_rmatvec(indptr, indices, data, row_weights, curvature, True)
         positive = curvature > 0.0
         if not np.any(positive):
             return np.ones(self.n_beamlets)
