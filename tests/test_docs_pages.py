@@ -3,9 +3,10 @@
 The page is one Python session: every ```python block followed by a plain
 ``` block is run in order in one namespace (a fresh interpreter, working
 directory a temporary folder), and what it prints is compared with the
-page's output block. Text must match exactly; numbers within 2 % (or two
-units of their last printed digit), because optimizer trajectories may
-differ in the last bits between CPUs.
+page's output block: the same text with the numbers masked. The numbers
+on the page are rtwin's own output, pasted as an illustration; they are
+not asserted here (validation against references lives in the other
+tests, listed in docs/validation.md).
 
 Regenerate the output blocks after a deliberate change::
 
@@ -60,15 +61,12 @@ def run_page(page: Path, workdir: Path) -> list[tuple[str, str]]:
 
 
 def _close(expected: str, got: str) -> bool:
-    """Same text; numbers within 2 % or two units of the last printed digit."""
-    if _NUMBER.sub("#", expected) != _NUMBER.sub("#", got):
-        return False
-    for a, b in zip(_NUMBER.findall(expected), _NUMBER.findall(got), strict=True):
-        x, y = float(a.replace(",", "")), float(b.replace(",", ""))
-        decimals = len(a.split(".")[1]) if "." in a and "e" not in a.lower() else 0
-        if abs(x - y) > max(0.02 * abs(x), 2 * 10.0**-decimals):
-            return False
-    return True
+    """The same text, with every number masked and runs of spaces (table alignment) as one."""
+
+    def masked(text: str) -> str:
+        return re.sub(r" +", " ", _NUMBER.sub("#", text))
+
+    return masked(expected) == masked(got)
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
