@@ -365,8 +365,10 @@ evaluation = median(lambda: problem.evaluate(w_step))
 screened_rows = problem.screen.rows_computed
 problem.evaluate(w_step)
 screened_rows = problem.screen.rows_computed - screened_rows
-indptr, indices, data = problem.by_row
-arrays = [data, indices]
+# the arrays the products read: the matrix as runs of columns (data, run columns and
+# lengths, row offsets) and the scatter operator's per-row tables
+arrays = list(problem.by_row)
+data = problem.by_row.data
 if problem.scatter is not None:
     arrays += [problem.scatter.lattice_uv, problem.scatter.sigma_index, problem.scatter.amplitude]
 bound = median(lambda: [a.sum() for a in arrays + arrays])

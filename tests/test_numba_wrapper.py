@@ -28,9 +28,10 @@ def _policy_after_first_kernel(environment_prefix: str) -> str:
         f"{environment_prefix}\n"
         "import numpy as np, rtwin\n"
         "rtwin.dose.radiological_depth  # noqa\n"
-        "from rtwin.optimize._kernels import csr_matvec\n"
+        "from rtwin.optimize._kernels import runs_rmatvec\n"
         "out = np.empty(1)\n"
-        "csr_matvec(np.array([0, 1]), np.array([0], np.int32), np.ones(1, np.float32), np.ones(1), out)\n"
+        "runs_rmatvec(np.array([0, 1]), np.array([0, 1]), np.array([0], np.uint32),\n"
+        "             np.array([1], np.uint16), np.ones(1, np.float32), np.ones(1), out)\n"
         "print(os.environ.get('OMP_WAIT_POLICY'))\n"
     )
     return subprocess.run(

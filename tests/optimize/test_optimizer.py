@@ -17,7 +17,7 @@ from rtwin.optimize import (
     SquaredOverdose,
     optimize_fluence,
 )
-from rtwin.optimize._kernels import csr_matvec
+from rtwin.optimize._kernels import RowRuns, runs_rmatvec
 
 
 @pytest.fixture(scope="module")
@@ -29,15 +29,81 @@ def case():
     return patient, influence, target
 
 
-def test_csr_matvec_matches_scipy():
+def _runs_columns(runs):
+    """Each row's column indices, rebuilt from its runs."""
+    rows = []
+    for row in range(runs.indptr.size - 1):
+        span = slice(runs.row_runs[row], runs.row_runs[row + 1])
+        rows.append(
+            [
+                int(c) + j
+                for c, n in zip(runs.run_column[span], runs.run_length[span], strict=True)
+                for j in range(int(n))
+            ]
+        )
+    return rows
+
+
+def _banded(rng, n_rows, n_columns):
+    """A random sparse matrix with runs of every length (like an influence matrix's rows)."""
+    dense = np.zeros((n_rows, n_columns), dtype=np.float32)
+    for row in range(n_rows):
+        for _ in range(rng.integers(0, 4)):
+            start = rng.integers(0, n_columns)
+            dense[row, start : start + rng.integers(1, 30)] = rng.uniform(0.1, 1.0)
+    dense[rng.uniform(size=dense.shape) < 0.05] = np.float32(0.7)  # isolated entries
+    return dense
+
+
+def test_row_runs_hold_every_column_of_the_csr_matrix():
     import scipy.sparse as sparse
 
-    rng = np.random.default_rng(0)
-    matrix = sparse.random_array((300, 70), density=0.2, format="csr", rng=rng, dtype=np.float32)
+    matrix = sparse.csr_array(_banded(np.random.default_rng(0), 300, 70))
+    runs = RowRuns.from_csr(matrix)
+    assert runs.data.dtype == np.float32 and runs.run_column.dtype == np.uint32
+    assert runs.row_runs[-1] == runs.run_column.size < matrix.nnz  # runs are shared
+    for row, columns in enumerate(_runs_columns(runs)):
+        assert columns == matrix.indices[matrix.indptr[row] : matrix.indptr[row + 1]].tolist()
+    assert np.shares_memory(runs.data, matrix.data)  # every row: the data is not copied
+    # a subset of the rows: their entries copied, in order
+    rows = np.array([3, 4, 100, 299])
+    subset = RowRuns.from_csr(matrix, rows)
+    assert _runs_columns(subset) == [_runs_columns(runs)[r] for r in rows]
+    np.testing.assert_array_equal(subset.data, np.concatenate([matrix[[r]].data for r in rows]))
+
+
+def test_row_runs_of_a_non_canonical_matrix_are_those_of_its_canonical_form():
+    """Unsorted columns and a column stored twice (legal scipy input) are sorted and summed."""
+    import scipy.sparse as sparse
+
+    matrix = sparse.csr_array(
+        (
+            np.array([0.5, 1.0, 0.5, 0.25, 0.75], dtype=np.float32),
+            np.array([2, 0, 2, 1, 0]),
+            np.array([0, 3, 5]),
+        ),
+        shape=(2, 3),
+    )
+    runs = RowRuns.from_csr(matrix)
+    assert _runs_columns(runs) == [[0, 2], [0, 1]]
+    assert runs.data.tolist() == [1.0, 1.0, 0.75, 0.25]
+    assert matrix.indices.tolist() == [2, 0, 2, 1, 0]  # the caller's matrix is unchanged
+
+
+def test_problem_products_match_scipy():
+    """The forward and transpose products over runs, against scipy in float64."""
+    rng = np.random.default_rng(5)
+    dense = _banded(rng, 300, 70)
+    influence, structures = _matrix_problem(dense)
+    problem = FluenceProblem.build(influence, structures, [SquaredDeviation("All", dose_gy=1.0)])
     x = rng.uniform(size=70)
-    out = np.empty(300)
-    csr_matvec(matrix.indptr.astype(np.int64), matrix.indices, matrix.data, x, out)
-    np.testing.assert_allclose(out, matrix.astype(np.float64) @ x, rtol=1e-12)
+    np.testing.assert_allclose(
+        problem.dose_at_rows(x), dense.astype(np.float64) @ x, rtol=1e-12, atol=1e-300
+    )
+    g = rng.normal(size=300)
+    np.testing.assert_allclose(
+        problem.gradient_from_rows(g), dense.astype(np.float64).T @ g, rtol=1e-12, atol=1e-12
+    )
 
 
 def test_problem_gradient_matches_finite_differences(case):
@@ -152,20 +218,23 @@ def test_blas_thread_limits_are_restored_after_a_run(case):
     assert seen and set(seen) == {1}
 
 
-def test_csr_matvec_with_unsigned_indices_and_long_rows():
-    """uint32 column indices (what FluenceProblem stores) and rows longer than the unrolling."""
-    import scipy.sparse as sparse
-
-    from rtwin.optimize._kernels import unsigned_indices
-
+def test_runs_longer_than_uint16_are_split():
+    """A run length is stored as uint16: a row of 70,000 consecutive columns is two runs."""
     rng = np.random.default_rng(3)
-    matrix = sparse.random_array((50, 400), density=0.3, format="csr", rng=rng, dtype=np.float32)
-    x = rng.uniform(size=400)
-    out = np.empty(50)
-    indices = unsigned_indices(matrix.indices)
-    assert indices.dtype == np.uint32
-    csr_matvec(matrix.indptr.astype(np.int64), indices, matrix.data, x, out)
-    np.testing.assert_allclose(out, matrix.astype(np.float64) @ x, rtol=1e-12)
+    dense = np.zeros((2, 70_000), dtype=np.float32)
+    dense[0] = rng.uniform(0.5, 1.0, size=70_000)
+    dense[1, 10:20] = 1.0
+    influence, structures = _matrix_problem(dense)
+    problem = FluenceProblem.build(influence, structures, [SquaredDeviation("All", dose_gy=1.0)])
+    runs = problem.by_row
+    assert runs.run_length.tolist() == [65_535, 70_000 - 65_535, 10]
+    assert runs.run_column.tolist() == [0, 65_535, 10]
+    x = rng.uniform(size=70_000)
+    np.testing.assert_allclose(problem.dose_at_rows(x), dense.astype(np.float64) @ x, rtol=1e-12)
+    g = np.array([0.5, 2.0])
+    np.testing.assert_allclose(
+        problem.gradient_from_rows(g), dense.astype(np.float64).T @ g, rtol=1e-12, atol=1e-12
+    )
 
 
 def test_objective_values_and_history(case):
@@ -203,17 +272,15 @@ def test_bad_input_raises_clear_errors(case):
         optimize_fluence(influence, patient.structures, [SquaredDeviation("Cord", dose_gy=2.0)])
 
 
-def test_csr_rmatvec_matches_scipy_and_skips_zero_rows():
+def test_runs_rmatvec_matches_scipy_and_skips_zero_rows():
     import scipy.sparse as sparse
 
-    from rtwin.optimize._kernels import csr_rmatvec
-
     rng = np.random.default_rng(3)
-    matrix = sparse.random_array((500, 40), density=0.3, format="csr", rng=rng, dtype=np.float32)
+    matrix = sparse.csr_array(_banded(rng, 500, 40))
     g = rng.normal(size=500)
     g[rng.uniform(size=500) < 0.7] = 0.0
     out = np.empty(40)
-    csr_rmatvec(matrix.indptr.astype(np.int64), matrix.indices, matrix.data, g, out)
+    runs_rmatvec(*RowRuns.from_csr(matrix), g, out)
     np.testing.assert_allclose(out, matrix.astype(np.float64).T @ g, rtol=1e-12, atol=1e-12)
 
 
@@ -396,15 +463,13 @@ def test_subclasses_that_change_the_formula_are_not_screened():
     assert MaxDose("A", dose_gy=2.0)._zero_up_to_gy() == 2.0
 
 
-def test_csr_rmatvec_of_squared_entries_matches_scipy():
+def test_runs_rmatvec_of_squared_entries_matches_scipy():
     import scipy.sparse as sparse
 
-    from rtwin.optimize._kernels import csr_rmatvec
-
     rng = np.random.default_rng(4)
-    matrix = sparse.random_array((200, 30), density=0.3, format="csr", rng=rng, dtype=np.float32)
+    matrix = sparse.csr_array(_banded(rng, 200, 30))
     g = rng.uniform(size=200)
     out = np.empty(30)
-    csr_rmatvec(matrix.indptr.astype(np.int64), matrix.indices, matrix.data, g, out, True)
+    runs_rmatvec(*RowRuns.from_csr(matrix), g, out, True)
     squared = matrix.astype(np.float64).multiply(matrix.astype(np.float64))
     np.testing.assert_allclose(out, squared.T @ g, rtol=1e-12)

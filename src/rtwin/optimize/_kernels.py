@@ -2,66 +2,156 @@
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import numpy as np
+from numpy.typing import NDArray
 
 from rtwin._numba import jit, prange
 from rtwin.dose.photon._kernels import scatter_row
 
 
-@jit(inline=True)
-def _row_dot(indptr, indices, data, x, row):  # pragma: no cover - jit
-    """Row ``row`` of a CSR matrix times ``x``, in float64 with eight partial sums
-    (a fixed order: the result does not depend on threads or call site)."""
-    start = indptr[row]
-    stop = indptr[row + 1]
-    t0 = 0.0
-    t1 = 0.0
-    t2 = 0.0
-    t3 = 0.0
-    t4 = 0.0
-    t5 = 0.0
-    t6 = 0.0
-    t7 = 0.0
-    p = start
-    while p + 8 <= stop:
-        t0 += data[p] * x[indices[p]]
-        t1 += data[p + 1] * x[indices[p + 1]]
-        t2 += data[p + 2] * x[indices[p + 2]]
-        t3 += data[p + 3] * x[indices[p + 3]]
-        t4 += data[p + 4] * x[indices[p + 4]]
-        t5 += data[p + 5] * x[indices[p + 5]]
-        t6 += data[p + 6] * x[indices[p + 6]]
-        t7 += data[p + 7] * x[indices[p + 7]]
-        p += 8
-    while p < stop:
-        t0 += data[p] * x[indices[p]]
-        p += 1
-    return ((t0 + t1) + (t2 + t3)) + ((t4 + t5) + (t6 + t7))
+class RowRuns(NamedTuple):
+    """A CSR matrix stored as runs of consecutive columns (what the optimizer's products read).
+
+    Row ``r``'s entries are ``data[indptr[r]:indptr[r + 1]]`` as in CSR; its
+    columns are the runs ``row_runs[r]:row_runs[r + 1]``, run ``k`` covering
+    columns ``run_column[k] … run_column[k] + run_length[k] − 1`` in order.
+    A dose-influence row holds, per beam, the beamlets around the ray
+    through its voxel — runs of 5–15 neighbouring columns — so a run costs
+    6 bytes instead of 4 per entry, and the products read ``x`` and write
+    their sums contiguously (1.2–2.1× faster than CSR on TG-119's matrices).
+    """
+
+    indptr: NDArray[np.int64]
+    row_runs: NDArray[np.int64]
+    run_column: NDArray[np.uint32]
+    run_length: NDArray[np.uint16]
+    data: NDArray[np.float32]
+
+    @classmethod
+    def from_csr(cls, matrix: Any, rows: NDArray[np.int64] | None = None) -> RowRuns:
+        """Rows ``rows`` (sorted, unique; default all) of a scipy CSR matrix.
+
+        A matrix with unsorted or duplicate column indices in a row is
+        taken in canonical form (a sorted copy with duplicates summed).
+        With every row, ``data`` is shared when it is already float32.
+        """
+        indptr = np.ascontiguousarray(matrix.indptr, dtype=np.int64)
+        indices = np.ascontiguousarray(matrix.indices)
+        n_rows = indptr.size - 1
+        every_row = rows is None or rows.size == n_rows
+        selected = np.arange(n_rows) if rows is None else np.ascontiguousarray(rows, np.int64)
+        entries = np.empty(selected.size + 1, dtype=np.int64)
+        runs = np.empty(selected.size + 1, dtype=np.int64)
+        if not _count_runs(indptr, indices, selected, entries, runs):
+            canonical = matrix.copy()
+            canonical.sum_duplicates()
+            return cls.from_csr(canonical, rows)
+        run_column = np.empty(int(runs[-1]), dtype=np.uint32)
+        run_length = np.empty(int(runs[-1]), dtype=np.uint16)
+        if every_row and matrix.data.dtype == np.float32:
+            data = np.ascontiguousarray(matrix.data)
+            _fill_runs(indptr, indices, selected, runs, run_column, run_length)
+        else:
+            source = np.ascontiguousarray(matrix.data, dtype=np.float32)
+            data = np.empty(int(entries[-1]), dtype=np.float32)
+            _fill_runs(indptr, indices, selected, runs, run_column, run_length)
+            _copy_rows(indptr, source, selected, entries, data)
+        return cls(entries, runs, run_column, run_length, data)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the arrays (``data`` may be shared with the CSR matrix)."""
+        return sum(int(a.nbytes) for a in self)
+
+
+#: Longest run (``run_length`` is uint16); longer stretches are split.
+_MAX_RUN = 65535
 
 
 @jit(parallel=True)
-def csr_matvec(indptr, indices, data, x, out):  # pragma: no cover - jit
-    """``out = A @ x`` for a CSR matrix (float32 data), summing each row in float64.
+def _count_runs(indptr, indices, rows, entries, runs):  # pragma: no cover - jit
+    """Offsets of the selected rows' entries and runs (``entries``, ``runs``: ``rows.size + 1``).
 
-    Eight interleaved partial sums per row hide the latency of the float64
-    additions; rows are independent (``prange``) and each is summed in a
-    fixed order, so the result does not depend on the number of threads.
-    Pass ``indices`` as uint32 (see :func:`unsigned_indices`): numba then
-    skips the negative-index wraparound on every read, ~25 % faster.
+    Returns ``False`` when a row's column indices are not strictly
+    increasing (unsorted or duplicated).
     """
-    for row in prange(out.shape[0]):
-        out[row] = _row_dot(indptr, indices, data, x, row)
+    n = rows.shape[0]
+    ordered = np.ones(n, dtype=np.bool_)
+    entries[0] = 0
+    runs[0] = 0
+    for i in prange(n):
+        row = rows[i]
+        n_runs = 0
+        length = 0
+        for p in range(indptr[row], indptr[row + 1]):
+            if length > 0 and indices[p] <= indices[p - 1]:
+                ordered[i] = False
+            if length == 0 or length == _MAX_RUN or indices[p] != indices[p - 1] + 1:
+                n_runs += 1
+                length = 0
+            length += 1
+        entries[i + 1] = indptr[row + 1] - indptr[row]
+        runs[i + 1] = n_runs
+    for i in range(n):
+        entries[i + 1] += entries[i]
+        runs[i + 1] += runs[i]
+    for i in range(n):
+        if not ordered[i]:
+            return False
+    return True
 
 
-def unsigned_indices(indices):
-    """CSR column indices as uint32 (a view when they are int32; all are ≥ 0)."""
-    indices = np.ascontiguousarray(indices)
-    if indices.dtype == np.int32:
-        return indices.view(np.uint32)
-    return indices.astype(np.uint32)
+@jit(parallel=True)
+def _fill_runs(indptr, indices, rows, runs, run_column, run_length):  # pragma: no cover - jit
+    for i in prange(rows.shape[0]):
+        row = rows[i]
+        k = runs[i] - 1
+        length = 0
+        for p in range(indptr[row], indptr[row + 1]):
+            if length == 0 or length == _MAX_RUN or indices[p] != indices[p - 1] + 1:
+                if length > 0:
+                    run_length[k] = length  # the row's previous run ends
+                k += 1
+                run_column[k] = indices[p]
+                length = 0
+            length += 1
+        if length > 0:
+            run_length[k] = length
 
 
-#: Chunks of :func:`csr_rmatvec` and :func:`screened_matvec`: fixed numbers, so
+@jit(parallel=True)
+def _copy_rows(indptr, source, rows, entries, data):  # pragma: no cover - jit
+    for i in prange(rows.shape[0]):
+        start = indptr[rows[i]]
+        for j in range(entries[i + 1] - entries[i]):
+            data[entries[i] + j] = source[start + j]
+
+
+@jit(inline=True)
+def _row_dot(indptr, row_runs, run_column, run_length, data, x, row):  # pragma: no cover - jit
+    """Row ``row`` of a :class:`RowRuns` matrix times ``x``, summed in float64.
+
+    Each run is a contiguous dot product (vectorized; the summation order
+    is fixed by the code, not by threads or call site). Offsets are
+    unsigned: numba then skips its negative-index wraparound, which would
+    keep the loop from vectorizing (2.2× slower).
+    """
+    total = 0.0
+    p = np.uint64(indptr[row])
+    for k in range(row_runs[row], row_runs[row + 1]):
+        column = np.uint64(run_column[k])
+        length = np.uint64(run_length[k])
+        partial = 0.0
+        for j in range(length):
+            partial += data[p + j] * x[column + j]
+        total += partial
+        p += length
+    return total
+
+
+#: Chunks of :func:`runs_rmatvec` and :func:`screened_matvec`: fixed numbers, so
 #: the summation order and the result do not depend on the number of threads.
 RMATVEC_CHUNKS = 8
 MATVEC_CHUNKS = 16
@@ -95,8 +185,10 @@ def _balanced_chunks(rows, costs_start, costs_stop, overhead, n_chunks):  # prag
 
 
 @jit(parallel=True)
-def csr_rmatvec(indptr, indices, data, g, out, squared=False):  # pragma: no cover - jit
-    """``out = Aᵀ @ g`` for a CSR matrix, skipping rows where ``g`` is 0.
+def runs_rmatvec(  # pragma: no cover - jit
+    indptr, row_runs, run_column, run_length, data, g, out, squared=False
+):
+    """``out = Aᵀ @ g`` for a :class:`RowRuns` matrix, skipping rows where ``g`` is 0.
 
     Objectives' dose gradients vanish on most voxels (e.g. an organ below
     its limit), so only the rows that matter are read. Those rows are
@@ -126,13 +218,18 @@ def csr_rmatvec(indptr, indices, data, g, out, squared=False):  # pragma: no cov
         for i in range(bounds[chunk], bounds[chunk + 1]):
             row = active[i]
             value = g[row]
-            if squared:
-                for p in range(indptr[row], indptr[row + 1]):
-                    entry = np.float64(data[p])
-                    buffer[indices[p]] += entry * entry * value
-            else:
-                for p in range(indptr[row], indptr[row + 1]):
-                    buffer[indices[p]] += data[p] * value
+            p = np.uint64(indptr[row])  # unsigned offsets: no wraparound checks (1.7× faster)
+            for k in range(row_runs[row], row_runs[row + 1]):
+                column = np.uint64(run_column[k])
+                length = np.uint64(run_length[k])
+                if squared:
+                    for j in range(length):
+                        entry = np.float64(data[p + j])
+                        buffer[column + j] += entry * entry * value
+                else:
+                    for j in range(length):
+                        buffer[column + j] += data[p + j] * value
+                p += length
     for column in prange(n_columns):
         total = 0.0
         for chunk in range(n_chunks):
@@ -141,7 +238,9 @@ def csr_rmatvec(indptr, indices, data, g, out, squared=False):  # pragma: no cov
 
 
 @jit(parallel=True)
-def row_group_bounds(indptr, indices, data, groups, out_max, out_norm):  # pragma: no cover - jit
+def row_group_bounds(  # pragma: no cover - jit
+    indptr, row_runs, run_column, run_length, data, groups, out_max, out_norm
+):
     """Per row and column group: the largest entry and the 2-norm of the row's entries.
 
     ``groups[j]`` is column ``j``'s group (its beam); ``out_max`` and
@@ -152,12 +251,16 @@ def row_group_bounds(indptr, indices, data, groups, out_max, out_norm):  # pragm
         for g in range(n_groups):
             out_max[row, g] = 0.0
             out_norm[row, g] = 0.0
-        for p in range(indptr[row], indptr[row + 1]):
-            g = groups[indices[p]]
-            value = abs(np.float64(data[p]))
-            if value > out_max[row, g]:
-                out_max[row, g] = value
-            out_norm[row, g] += value * value
+        p = indptr[row]
+        for k in range(row_runs[row], row_runs[row + 1]):
+            column = np.int64(run_column[k])
+            for j in range(np.int64(run_length[k])):
+                g = groups[column + j]
+                value = abs(np.float64(data[p]))
+                if value > out_max[row, g]:
+                    out_max[row, g] = value
+                out_norm[row, g] += value * value
+                p += 1
         for g in range(n_groups):
             out_norm[row, g] = np.sqrt(out_norm[row, g])
 
@@ -165,7 +268,9 @@ def row_group_bounds(indptr, indices, data, groups, out_max, out_norm):  # pragm
 @jit(parallel=True)
 def screened_matvec(  # pragma: no cover - jit
     indptr,
-    indices,
+    row_runs,
+    run_column,
+    run_length,
     data,
     x,
     convolved,
@@ -185,7 +290,7 @@ def screened_matvec(  # pragma: no cover - jit
 ):
     """Dose at the rows that can matter; a proven bound for the others. Returns rows computed.
 
-    Row ``r``'s dose is the CSR row times ``x`` plus, when ``convolved``
+    Row ``r``'s dose is the :class:`RowRuns` row times ``x`` plus, when ``convolved``
     has beams, the broad scatter (:func:`scatter_row`). A row with
     ``limit[r] > -inf`` only feeds objectives that are exactly zero, with
     zero gradient, at doses ``≤ limit[r]``. ``reference[r]`` is an upper
@@ -245,7 +350,7 @@ def screened_matvec(  # pragma: no cover - jit
     for chunk in prange(n_chunks):
         for i in range(bounds[chunk], bounds[chunk + 1]):
             row = rows[i]
-            dose = _row_dot(indptr, indices, data, x, row)
+            dose = _row_dot(indptr, row_runs, run_column, run_length, data, x, row)
             if with_scatter:
                 dose += scatter_row(flat, nu, nv, n_sigma, lattice_uv, sigma_index, amplitude, row)
             out[row] = dose

@@ -14,10 +14,10 @@ from rtwin.anatomy import Structure
 from rtwin.dose import DoseInfluence
 from rtwin.errors import OptimizationError
 from rtwin.optimize._kernels import (
-    csr_rmatvec,
+    RowRuns,
     row_group_bounds,
+    runs_rmatvec,
     screened_matvec,
-    unsigned_indices,
 )
 from rtwin.optimize._objectives import Objective
 
@@ -38,8 +38,10 @@ class FluenceProblem:
     Each objective sees every dose-grid voxel that its structure occupies,
     weighted by the occupied fraction (``Structure.occupancy``), so a coarse
     dose grid still sees a target's boundary. Only the rows some objective
-    touches are kept: the sparse matrix restricted to them and the scatter
-    operator restricted to them. Products run in numba with float64 sums;
+    touches are kept: the sparse matrix restricted to them (stored as runs
+    of consecutive columns, :class:`~rtwin.optimize._kernels.RowRuns`) and
+    the scatter operator restricted to them. Products run in numba with
+    float64 sums;
     the gradient's transpose product reads only rows whose dose gradient
     is non-zero (most of an organ below its limit is skipped).
 
@@ -63,7 +65,7 @@ class FluenceProblem:
     objectives: tuple[Objective, ...]
     rows: NDArray[np.int64] = field(repr=False)
     terms: tuple[_Term, ...] = field(repr=False)
-    by_row: Any = field(repr=False)
+    by_row: RowRuns = field(repr=False)
     scatter: Any = field(repr=False)
     screen: _Screen | None = field(repr=False)
 
@@ -115,13 +117,12 @@ class FluenceProblem:
             )
             for objective in objectives
         )
-        by_row = influence.matrix[rows]
-        by_row.sum_duplicates()  # one entry per column (the screen's bounds need it), sorted
         scatter = influence.scatter
         if scatter is not None:
             # the scatter operator on exactly the problem rows (zero where it gives no dose)
             scatter = scatter.on_rows(rows)
-        arrays = _csr_arrays(by_row)
+        # one entry per column, sorted (the screen's bounds need it)
+        arrays = RowRuns.from_csr(influence.matrix, rows)
         return cls(
             influence=influence,
             objectives=objectives,
@@ -147,7 +148,6 @@ class FluenceProblem:
         w = np.ascontiguousarray(weights, dtype=np.float64)
         if w.shape != (self.n_beamlets,):
             raise OptimizationError(f"weights must have shape ({self.n_beamlets},); got {w.shape}")
-        indptr, indices, data = self.by_row
         scatter = self.scatter
         if scatter is None:
             convolved = np.zeros((0, 2, 2, 2))
@@ -170,24 +170,19 @@ class FluenceProblem:
                 _NO_STEPS,
                 0,
             )
-            computed = screened_matvec(
-                indptr, indices, data, w, convolved, *tables, *arguments, True, dose
-            )
+            computed = screened_matvec(*self.by_row, w, convolved, *tables, *arguments, True, dose)
         else:
             first = screen.points is None  # the first evaluation computes every row
             arguments = screen.arguments(w)
-            computed = screened_matvec(
-                indptr, indices, data, w, convolved, *tables, *arguments, first, dose
-            )
+            computed = screened_matvec(*self.by_row, w, convolved, *tables, *arguments, first, dose)
             screen.advance(w, arguments[1], arguments[2])
         return dose, int(computed)
 
     def gradient_from_rows(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
         """``Dᵀ values`` for a vector on :attr:`rows`."""
         g = np.ascontiguousarray(values, dtype=np.float64)
-        indptr, indices, data = self.by_row
         out = np.empty(self.n_beamlets)
-        csr_rmatvec(indptr, indices, data, g, out)
+        runs_rmatvec(*self.by_row, g, out)
         if self.scatter is not None:
             out += self.scatter.adjoint(g)
         return out
@@ -211,9 +206,8 @@ class FluenceProblem:
             row_weights[term.positions] += (
                 2.0 * float(getattr(term.objective, "weight", 1.0)) * share
             )
-        indptr, indices, data = self.by_row
         curvature = np.empty(self.n_beamlets)
-        csr_rmatvec(indptr, indices, data, row_weights, curvature, True)
+        runs_rmatvec(*self.by_row, row_weights, curvature, True)
         positive = curvature > 0.0
         if not np.any(positive):
             return np.ones(self.n_beamlets)
@@ -311,7 +305,7 @@ class _Screen:
         influence: DoseInfluence,
         n_rows: int,
         terms: tuple[_Term, ...],
-        arrays: tuple[NDArray[Any], NDArray[Any], NDArray[Any]],
+        arrays: RowRuns,
         scatter: Any,
     ) -> _Screen | None:
         limit = np.full(n_rows, np.inf)
@@ -323,7 +317,7 @@ class _Screen:
             else:
                 limit[term.positions] = np.minimum(limit[term.positions], level)
         limit[always] = -np.inf
-        indptr, indices, data = arrays
+        data = arrays.data
         if not np.any(limit > -np.inf) or (data.size and float(data.min()) < 0.0):
             return None
         groups = np.asarray(influence.beamlets.beam_index, dtype=np.int64)
@@ -332,7 +326,7 @@ class _Screen:
             return None
         bound_max = np.empty((n_rows, n_groups))
         bound_norm = np.empty((n_rows, n_groups))
-        row_group_bounds(indptr, indices, data, groups, bound_max, bound_norm)
+        row_group_bounds(*arrays, groups, bound_max, bound_norm)
         if scatter is not None:
             if float(scatter.amplitude.min(initial=0.0)) < 0.0:
                 return None
@@ -415,11 +409,3 @@ def _positions(rows: NDArray[np.int64], voxels: NDArray[np.int64]) -> NDArray[np
     if voxels.size == rows.size:
         return slice(None)
     return np.searchsorted(rows, voxels).astype(np.int64)
-
-
-def _csr_arrays(matrix: Any) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
-    return (
-        np.ascontiguousarray(matrix.indptr, dtype=np.int64),
-        unsigned_indices(matrix.indices.astype(np.int32, copy=False)),
-        np.ascontiguousarray(matrix.data, dtype=np.float32),
-    )
