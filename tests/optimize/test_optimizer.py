@@ -65,6 +65,10 @@ def test_row_runs_hold_every_column_of_the_csr_matrix():
     for row, columns in enumerate(_runs_columns(runs)):
         assert columns == matrix.indices[matrix.indptr[row] : matrix.indptr[row + 1]].tolist()
     assert np.shares_memory(runs.data, matrix.data)  # every row: the data is not copied
+    assert not runs.data.flags.writeable
+    for bad in ([2, 1], [0, 0, 2], [0, 300], [-1, 3]):
+        with pytest.raises(ValueError, match="strictly increasing"):
+            RowRuns.from_csr(matrix, np.array(bad))
     # a subset of the rows: their entries copied, in order
     rows = np.array([3, 4, 100, 299])
     subset = RowRuns.from_csr(matrix, rows)
@@ -88,6 +92,10 @@ def test_row_runs_of_a_non_canonical_matrix_are_those_of_its_canonical_form():
     assert _runs_columns(runs) == [[0, 2], [0, 1]]
     assert runs.data.tolist() == [1.0, 1.0, 0.75, 0.25]
     assert matrix.indices.tolist() == [2, 0, 2, 1, 0]  # the caller's matrix is unchanged
+    g = np.array([2.0, -1.0])
+    out = np.empty(3)
+    runs_rmatvec(*runs, g, out)
+    np.testing.assert_allclose(out, matrix.toarray().astype(np.float64).T @ g, rtol=1e-12)
 
 
 def test_problem_products_match_scipy():
@@ -219,19 +227,21 @@ def test_blas_thread_limits_are_restored_after_a_run(case):
 
 
 def test_runs_longer_than_uint16_are_split():
-    """A run length is stored as uint16: a row of 70,000 consecutive columns is two runs."""
+    """A run length is stored as uint16: 65,535 consecutive columns are one run, more are two."""
     rng = np.random.default_rng(3)
-    dense = np.zeros((2, 70_000), dtype=np.float32)
+    dense = np.zeros((4, 70_000), dtype=np.float32)
     dense[0] = rng.uniform(0.5, 1.0, size=70_000)
     dense[1, 10:20] = 1.0
+    dense[2, 1 : 1 + 65_535] = 0.5  # exactly the longest run
+    dense[3, :65_536] = 0.25  # one entry more
     influence, structures = _matrix_problem(dense)
     problem = FluenceProblem.build(influence, structures, [SquaredDeviation("All", dose_gy=1.0)])
     runs = problem.by_row
-    assert runs.run_length.tolist() == [65_535, 70_000 - 65_535, 10]
-    assert runs.run_column.tolist() == [0, 65_535, 10]
+    assert runs.run_length.tolist() == [65_535, 70_000 - 65_535, 10, 65_535, 65_535, 1]
+    assert runs.run_column.tolist() == [0, 65_535, 10, 1, 0, 65_535]
     x = rng.uniform(size=70_000)
     np.testing.assert_allclose(problem.dose_at_rows(x), dense.astype(np.float64) @ x, rtol=1e-12)
-    g = np.array([0.5, 2.0])
+    g = np.array([0.5, 2.0, -1.0, 3.0])
     np.testing.assert_allclose(
         problem.gradient_from_rows(g), dense.astype(np.float64).T @ g, rtol=1e-12, atol=1e-12
     )
