@@ -6,7 +6,8 @@ numba, compiles (or loads from the on-disk cache) and calls.
 
 Flags are fixed here for every kernel: ``cache=True``, ``nogil=True`` and a
 restricted fastmath set that keeps NaN and infinity semantics
-(never ``nnan``/``ninf``).
+(never ``nnan``/``ninf``); a kernel may opt out of fastmath
+(``fastmath=False``).
 """
 
 from __future__ import annotations
@@ -106,7 +107,11 @@ def _numba_ready(function: Callable[..., Any], owner: _LazyKernel) -> Callable[.
 
 
 def jit(
-    function: Callable[..., Any] | None = None, *, parallel: bool = False, inline: bool = False
+    function: Callable[..., Any] | None = None,
+    *,
+    parallel: bool = False,
+    inline: bool = False,
+    fastmath: bool = True,
 ) -> Any:
     """Decorate a kernel for lazy numba compilation with rtwin's fixed flags.
 
@@ -119,6 +124,14 @@ def jit(
     inline
         Inline the kernel into the kernels that call it (numba's
         ``inline="always"``): for small per-element routines in hot loops.
+        An inlined kernel takes its caller's fastmath flags.
+    fastmath
+        ``False``: strict IEEE arithmetic, no reassociation. For routines
+        whose result must not depend on how LLVM reorders their sums: a
+        kernel called (not inlined) from a fastmath kernel keeps its own
+        strict instructions. With reassociation, a freshly compiled kernel
+        and the same kernel loaded from numba's cache were seen to differ
+        in the last bit (the photon broad-scatter interpolation).
 
     Examples
     --------
@@ -136,7 +149,7 @@ def jit(
     options = {
         "cache": True,
         "nogil": True,
-        "fastmath": set(FASTMATH),
+        "fastmath": set(FASTMATH) if fastmath else False,
         "parallel": parallel,
         "error_model": "numpy",
     }

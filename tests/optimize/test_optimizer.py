@@ -483,3 +483,44 @@ def test_runs_rmatvec_of_squared_entries_matches_scipy():
     runs_rmatvec(*RowRuns.from_csr(matrix), g, out, True)
     squared = matrix.astype(np.float64).multiply(matrix.astype(np.float64))
     np.testing.assert_allclose(out, squared.T @ g, rtol=1e-12)
+
+
+_DOSE_AND_GRADIENT = """
+import sys
+import numpy as np
+import rtwin
+from rtwin.optimize import FluenceProblem, SquaredDeviation, SquaredOverdose
+patient = rtwin.phantoms.water_box(size_mm=60, voxel_mm=5, target_radius_mm=10)
+influence = rtwin.dose.PhotonPencilBeam().influence(
+    patient, rtwin.beams.equispaced(3, isocenter_mm=(0, 0, 0)))
+target = patient.structures.targets[0].name
+problem = FluenceProblem.build(influence, patient.structures, [
+    SquaredDeviation(target, dose_gy=2.0), SquaredOverdose("Body", dose_gy=1.2, weight=0.5)])
+w = np.random.default_rng(0).uniform(0.0, 0.05, influence.n_beamlets)
+value, gradient, _ = problem.evaluate(w)
+np.savez(sys.argv[1], dose=problem.dose_at_rows(w), forward=influence.forward(w),
+         value=value, gradient=gradient)
+"""
+
+
+def test_compiled_and_cached_kernels_give_identical_doses_and_gradients(tmp_path):
+    """The first process compiles every kernel into an empty numba cache, the second loads
+    them: doses (with the photon broad scatter) and gradients must agree bit for bit."""
+    import os
+    import subprocess
+    import sys
+
+    environment = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    results = []
+    for name in ("compiled", "cached"):
+        path = tmp_path / f"{name}.npz"
+        subprocess.run(
+            [sys.executable, "-c", _DOSE_AND_GRADIENT, str(path)],
+            env=environment,
+            check=True,
+            capture_output=True,
+        )
+        results.append(np.load(path))
+    compiled, cached = results
+    for key in ("dose", "forward", "value", "gradient"):
+        np.testing.assert_array_equal(compiled[key], cached[key], err_msg=key)
